@@ -1,0 +1,94 @@
+#include "module.h"
+
+#include <p11-kit/p11-kit.h>
+#include <unistd.h>
+
+#include "rv.h"
+#include "token.h"
+
+namespace secsf::p11 {
+
+namespace {
+// Set while this thread is inside C_Initialize: a module that initialises OpenSSL
+// there (SoftHSM does) may reach secsf again; it must get an error, not a deadlock.
+thread_local bool tInsideInitialize = false;
+}  // namespace
+
+std::shared_ptr<Module> Module::get(const std::string &path) {
+    // Deliberately leaked: see the header on why modules outlive exit handlers.
+    static auto *mu = new std::mutex;
+    static auto *all = new std::map<std::string, std::shared_ptr<Module>>;
+    std::lock_guard<std::mutex> lk(*mu);
+    auto it = all->find(path);
+    if (it != all->end()) return it->second;
+    std::shared_ptr<Module> m(new Module(path));
+    (*all)[path] = m;
+    return m;
+}
+
+void Module::initialize() {
+    if (!f_) {
+        f_ = p11_kit_module_load(path_.c_str(), P11_KIT_MODULE_UNMANAGED);
+        if (!f_)
+            throw Error(Reason::Config, "cannot load PKCS#11 module " + path_ + ": " +
+                                            (p11_kit_message() ? p11_kit_message() : "?"));
+    }
+    CK_C_INITIALIZE_ARGS args{};
+    args.flags = CKF_OS_LOCKING_OK;
+    tInsideInitialize = true;
+    CK_RV rv = f_->C_Initialize(&args);
+    if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED && pid_ != 0) {
+        // A forked child: the module kept the parent's state. Start it afresh.
+        f_->C_Finalize(nullptr);
+        rv = f_->C_Initialize(&args);
+    }
+    tInsideInitialize = false;
+    // Another user of the module in this process initialised it first: share it.
+    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
+        check(rv, "PKCS#11 module " + path_ + " failed to initialise");
+    pid_ = getpid();
+    tokens_.clear();
+    gen_++;
+}
+
+CK_FUNCTION_LIST *Module::fn() {
+    if (tInsideInitialize)
+        throw Error(Reason::DeviceError,
+                    "PKCS#11 module " + path_ +
+                        " called back into secsf during C_Initialize; refusing to recurse");
+    pid_t me = getpid();
+    if (f_ && pid_ == me) return f_;
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!f_ || pid_ != me) initialize();
+    return f_;
+}
+
+uint64_t Module::generation() {
+    fn();
+    return gen_.load();
+}
+
+CK_INFO Module::info() {
+    CK_INFO i{};
+    check(fn()->C_GetInfo(&i), "C_GetInfo on " + path_);
+    return i;
+}
+
+std::vector<std::shared_ptr<Token>> Module::tokens() {
+    CK_FUNCTION_LIST *f = fn();
+    CK_ULONG n = 0;
+    check(f->C_GetSlotList(CK_TRUE, nullptr, &n), "listing slots of " + path_);
+    std::vector<CK_SLOT_ID> ids(n);
+    if (n) check(f->C_GetSlotList(CK_TRUE, ids.data(), &n), "listing slots of " + path_);
+    ids.resize(n);
+    std::lock_guard<std::mutex> lk(mu_);
+    std::vector<std::shared_ptr<Token>> out;
+    for (CK_SLOT_ID id : ids) {
+        auto &t = tokens_[id];
+        if (!t) t = std::make_shared<Token>(this, id, gen_.load());
+        out.push_back(t);
+    }
+    return out;
+}
+
+}  // namespace secsf::p11

@@ -1,0 +1,49 @@
+// A loaded PKCS#11 module: loaded and C_Initialize'd lazily on first use, once per
+// process, again in a child after fork(). Never finalised at exit: modules such as
+// SoftHSM use libcrypto in C_Finalize, and at exit libcrypto is already torn down.
+#pragma once
+#include <p11-kit/pkcs11.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace secsf::p11 {
+
+class Token;
+
+class Module {
+public:
+    // One Module per path per process; PKCS#11 allows one C_Initialize per process.
+    static std::shared_ptr<Module> get(const std::string &path);
+
+    const std::string &path() const { return path_; }
+    // Functions of an initialised module (re-initialising after fork). Throws on
+    // failure, or when called from inside the module's own C_Initialize.
+    CK_FUNCTION_LIST *fn();
+    // Changes whenever the module is (re)initialised: object and session handles
+    // from an older generation are invalid.
+    uint64_t generation();
+
+    CK_INFO info();
+    // Slots with a token present; Token objects live as long as the generation.
+    std::vector<std::shared_ptr<Token>> tokens();
+
+private:
+    explicit Module(std::string path) : path_(std::move(path)) {}
+    void initialize();  // with mu_ held
+
+    std::string path_;
+    std::mutex mu_;
+    CK_FUNCTION_LIST *f_ = nullptr;
+    pid_t pid_ = 0;
+    std::atomic<uint64_t> gen_{0};
+    std::map<CK_SLOT_ID, std::shared_ptr<Token>> tokens_;
+};
+
+}  // namespace secsf::p11

@@ -1,0 +1,123 @@
+#include "token.h"
+
+#include "module.h"
+#include "rv.h"
+
+namespace secsf::p11 {
+
+namespace {
+// Idle sessions kept per token; more are opened under load and closed after.
+constexpr size_t kMaxIdleSessions = 32;
+}  // namespace
+
+std::string fieldString(const unsigned char *p, size_t n) {
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == 0)) n--;
+    return std::string(reinterpret_cast<const char *>(p), n);
+}
+
+Session::~Session() {
+    if (t_) t_->release(h_, bad_);
+}
+
+CK_FUNCTION_LIST *Session::fn() const { return t_->module()->fn(); }
+
+Token::Token(Module *m, CK_SLOT_ID slot, uint64_t generation)
+    : module_(m), slot_(slot), gen_(generation) {
+    CK_TOKEN_INFO ti = info();
+    label_ = fieldString(ti.label, sizeof ti.label);
+    serial_ = fieldString(ti.serialNumber, sizeof ti.serialNumber);
+    loginRequired_ = ti.flags & CKF_LOGIN_REQUIRED;
+    protectedPath_ = ti.flags & CKF_PROTECTED_AUTHENTICATION_PATH;
+}
+
+bool Token::stale() const { return module_->generation() != gen_; }
+
+CK_TOKEN_INFO Token::info() const {
+    CK_TOKEN_INFO ti{};
+    check(module_->fn()->C_GetTokenInfo(slot_, &ti),
+          "reading token info in slot " + std::to_string(slot_));
+    return ti;
+}
+
+std::string Token::describe() const { return "token '" + label_ + "'"; }
+
+Session Token::session() {
+    if (stale())
+        throw Error(Reason::DeviceError, describe() + " was re-initialised (fork)");
+    {
+        std::lock_guard<std::mutex> lk(poolMu_);
+        if (!idle_.empty()) {
+            CK_SESSION_HANDLE h = idle_.back();
+            idle_.pop_back();
+            return Session(this, h);
+        }
+    }
+    CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
+    check(module_->fn()->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr,
+                                       nullptr, &h),
+          "opening a session on " + describe());
+    return Session(this, h);
+}
+
+void Token::release(CK_SESSION_HANDLE h, bool bad) {
+    // Handles from before a fork belong to the parent's module state: drop them.
+    if (stale()) return;
+    if (!bad) {
+        std::lock_guard<std::mutex> lk(poolMu_);
+        if (idle_.size() < kMaxIdleSessions) {
+            idle_.push_back(h);
+            return;
+        }
+    }
+    module_->fn()->C_CloseSession(h);
+}
+
+void Token::forgetLogin() {
+    std::lock_guard<std::mutex> lk(loginMu_);
+    loggedIn_ = false;
+}
+
+void Token::login(const PinSource &pin) {
+    if (!loginRequired_) return;
+    std::lock_guard<std::mutex> lk(loginMu_);
+    CK_FUNCTION_LIST *f = module_->fn();
+    if (loggedIn_) return;
+    if (keepAlive_ == CK_INVALID_HANDLE)
+        check(f->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr,
+                               &keepAlive_),
+              "opening a session on " + describe());
+    CK_SESSION_INFO si{};
+    if (f->C_GetSessionInfo(keepAlive_, &si) == CKR_OK &&
+        (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS)) {
+        loggedIn_ = true;
+        return;
+    }
+    CK_TOKEN_INFO ti = info();
+    if (ti.flags & CKF_USER_PIN_LOCKED)
+        throw Error(Reason::PinLocked, describe() + " has its user PIN locked");
+    if (ti.flags & CKF_USER_PIN_FINAL_TRY)
+        throw Error(Reason::PinLocked,
+                    describe() + " has one PIN try left; secsf will not spend it "
+                                 "(log in once with the right PIN using the token's tools)");
+    CK_RV rv;
+    if (protectedPath_) {
+        rv = f->C_Login(keepAlive_, CKU_USER, nullptr, 0);
+    } else {
+        if (!pin.present())
+            throw Error(Reason::PinRequired,
+                        describe() + " requires a PIN: add pin-source to the URI or "
+                                     "pkcs11-pin-source to the secsf configuration");
+        SecureString p = pin.read();
+        rv = f->C_Login(keepAlive_, CKU_USER, (CK_UTF8CHAR_PTR)p.str().data(),
+                        p.str().size());
+    }
+    if (rv == CKR_USER_ALREADY_LOGGED_IN) rv = CKR_OK;
+    if (rv == CKR_PIN_INCORRECT)
+        throw Error(Reason::PinIncorrect,
+                    describe() + " rejected the PIN from " + pin.describe() +
+                        " (CKR_PIN_INCORRECT)");
+    check(rv, "logging in to " + describe());
+    loggedIn_ = true;
+}
+
+}  // namespace secsf::p11

@@ -1,0 +1,83 @@
+// One token in one slot of a module: its session pool and its login state.
+// Sessions are borrowed for one operation and returned; the login (which PKCS#11
+// keeps per application and token, as long as one session stays open) is done
+// once, under a lock, so threads racing to their first operation log in once.
+#pragma once
+#include <p11-kit/pkcs11.h>
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "pin.h"
+
+namespace secsf::p11 {
+
+class Module;
+class Token;
+
+class Session {
+public:
+    Session(Token *t, CK_SESSION_HANDLE h) : t_(t), h_(h) {}
+    Session(Session &&o) noexcept : t_(o.t_), h_(o.h_), bad_(o.bad_) { o.t_ = nullptr; }
+    Session(const Session &) = delete;
+    Session &operator=(const Session &) = delete;
+    ~Session();
+
+    CK_SESSION_HANDLE handle() const { return h_; }
+    CK_FUNCTION_LIST *fn() const;
+    // The session is in an unknown state (an operation may be active): close it
+    // instead of returning it to the pool.
+    void discard() { bad_ = true; }
+
+private:
+    Token *t_;
+    CK_SESSION_HANDLE h_;
+    bool bad_ = false;
+};
+
+class Token {
+public:
+    Token(Module *m, CK_SLOT_ID slot, uint64_t generation);
+
+    Module *module() const { return module_; }
+    CK_SLOT_ID slot() const { return slot_; }
+    uint64_t generation() const { return gen_; }
+    // The module was re-initialised (fork): this Token's handles are dead.
+    bool stale() const;
+
+    CK_TOKEN_INFO info() const;      // fresh from the token (flags change)
+    std::string label() const { return label_; }
+    std::string serial() const { return serial_; }
+    std::string describe() const;    // "token 'node1' (serial ...)"
+
+    Session session();
+    void release(CK_SESSION_HANDLE h, bool bad);
+
+    bool loginRequired() const { return loginRequired_; }
+    // Logs in as user if the token requires it and this process is not yet logged
+    // in. Refuses when the PIN is locked or the token says this is the final try.
+    void login(const PinSource &pin);
+    // Forget the cached login state (the token reported CKR_USER_NOT_LOGGED_IN).
+    void forgetLogin();
+
+private:
+    Module *module_;
+    CK_SLOT_ID slot_;
+    uint64_t gen_;
+    std::string label_, serial_;
+    bool loginRequired_ = false;
+    bool protectedPath_ = false;
+
+    std::mutex poolMu_;
+    std::vector<CK_SESSION_HANDLE> idle_;
+    std::mutex loginMu_;
+    bool loggedIn_ = false;
+    CK_SESSION_HANDLE keepAlive_ = CK_INVALID_HANDLE;
+};
+
+// Trims the blank padding of a fixed-size PKCS#11 string field.
+std::string fieldString(const unsigned char *p, size_t n);
+
+}  // namespace secsf::p11

@@ -1,0 +1,105 @@
+// Decoder for the SECSF KEY PEM (see uri_pem.h): `-key node.pem` finds the key in
+// its SE again. OpenSSL's own PEM decoder strips the armour; this one takes the
+// body as DER-stage input and leaves everything that is not a SECSF KEY alone.
+#include <openssl/bio.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/core_object.h>
+#include <openssl/params.h>
+
+#include <cstring>
+#include <string>
+
+#include "errors.h"
+#include "object_emit.h"
+#include "provider.h"
+#include "uri_pem.h"
+
+namespace secsf::prov {
+namespace {
+
+struct DecCtx {
+    ProvCtx *ctx;
+    const char *type;
+};
+
+void *ec_dec_newctx(void *provctx) { return new DecCtx{static_cast<ProvCtx *>(provctx), "EC"}; }
+void *rsa_dec_newctx(void *provctx) { return new DecCtx{static_cast<ProvCtx *>(provctx), "RSA"}; }
+void dec_freectx(void *c) { delete static_cast<DecCtx *>(c); }
+
+int dec_does_selection(void *, int selection) {
+    return selection == 0 || (selection & OSSL_KEYMGMT_SELECT_KEYPAIR);
+}
+
+int dec_decode(void *vctx, OSSL_CORE_BIO *cin, int, OSSL_CALLBACK *cb, void *cbarg,
+               OSSL_PASSPHRASE_CALLBACK *, void *) {
+    auto *d = static_cast<DecCtx *>(vctx);
+    return guard(d->ctx, 0, [&] {
+        BIO *in = BIO_new_from_core_bio(d->ctx->libctx, cin);
+        if (!in) return 0;
+        // A SECSF KEY is a few hundred bytes; past 8 KiB it is something else.
+        std::string data;
+        char buf[1024];
+        int n;
+        while (data.size() < 8192 && (n = BIO_read(in, buf, sizeof buf)) > 0) data.append(buf, n);
+        BIO_free(in);
+        std::string type, uri;
+        bool ours = parseUriBody(data, type, uri);
+        // Returning 1 without an object means "not mine": the chain goes on.
+        if (!ours || type != d->type) return 1;
+        Found f = d->ctx->registry.forUri(uri).find(uri);
+        std::shared_ptr<SeKey> key = f.privateKey ? f.privateKey : f.publicKey;
+        if (!key) throw Error(Reason::NotFound, "the key named in the SECSF KEY file is gone");
+        Emitter e{d->ctx, {}};
+        // The reference is only used inside the callback, while `e` lives.
+        return e.key(key, cb, cbarg);
+    });
+}
+
+// First stage: SECSF KEY PEM armour to its body, passed on as DER-stage data
+// (OpenSSL's own PEM decoder only passes the PEM names it knows).
+void *pem_dec_newctx(void *provctx) { return new DecCtx{static_cast<ProvCtx *>(provctx), ""}; }
+
+int pem_dec_decode(void *vctx, OSSL_CORE_BIO *cin, int, OSSL_CALLBACK *cb, void *cbarg,
+                   OSSL_PASSPHRASE_CALLBACK *, void *) {
+    auto *d = static_cast<DecCtx *>(vctx);
+    return guard(d->ctx, 0, [&] {
+        BIO *in = BIO_new_from_core_bio(d->ctx->libctx, cin);
+        if (!in) return 0;
+        std::string body;
+        bool ours = readUriPemBody(in, body);
+        BIO_free(in);
+        if (!ours) return 1;
+        OSSL_PARAM p[] = {
+            OSSL_PARAM_octet_string(OSSL_OBJECT_PARAM_DATA, body.data(), body.size()),
+            OSSL_PARAM_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE,
+                                   const_cast<char *>(kUriStructure), strlen(kUriStructure)),
+            OSSL_PARAM_END};
+        return cb(p, cbarg);
+    });
+}
+
+}  // namespace
+
+const OSSL_DISPATCH kUriPemDecoder[] = {
+    {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))pem_dec_newctx},
+    {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))dec_freectx},
+    {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))dec_does_selection},
+    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))pem_dec_decode},
+    {0, nullptr}};
+
+const OSSL_DISPATCH kEcUriDecoder[] = {
+    {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))ec_dec_newctx},
+    {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))dec_freectx},
+    {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))dec_does_selection},
+    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))dec_decode},
+    {0, nullptr}};
+
+const OSSL_DISPATCH kRsaUriDecoder[] = {
+    {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))rsa_dec_newctx},
+    {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))dec_freectx},
+    {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))dec_does_selection},
+    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))dec_decode},
+    {0, nullptr}};
+
+}  // namespace secsf::prov

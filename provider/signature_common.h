@@ -1,0 +1,31 @@
+// Signatures with SE keys, shared by ECDSA and RSA. The private operation runs in
+// the SE; hashing, verification, parameter bookkeeping and AlgorithmIdentifiers are
+// done by a software context on the key's public half (in another provider), so
+// secsf answers exactly as OpenSSL's own implementation would, without re-coding it.
+#pragma once
+#include <openssl/core_dispatch.h>
+
+#include "../se-plugins/se_plugin.h"
+
+namespace secsf::prov {
+
+void *sig_newctx(void *provctx, const char *propq, KeyType t);
+void sig_freectx(void *ctx);
+void *sig_dupctx(void *ctx);
+int sig_sign_init(void *ctx, void *key, const OSSL_PARAM params[]);
+int sig_verify_init(void *ctx, void *key, const OSSL_PARAM params[]);
+int sig_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize,
+             const unsigned char *tbs, size_t tbslen);
+int sig_verify(void *ctx, const unsigned char *sig, size_t siglen, const unsigned char *tbs,
+               size_t tbslen);
+int sig_digest_sign_init(void *ctx, const char *mdname, void *key, const OSSL_PARAM params[]);
+int sig_digest_verify_init(void *ctx, const char *mdname, void *key, const OSSL_PARAM params[]);
+int sig_digest_update(void *ctx, const unsigned char *data, size_t len);
+int sig_digest_sign_final(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize);
+int sig_digest_verify_final(void *ctx, const unsigned char *sig, size_t siglen);
+int sig_get_ctx_params(void *ctx, OSSL_PARAM params[]);
+int sig_set_ctx_params(void *ctx, const OSSL_PARAM params[]);
+const OSSL_PARAM *sig_gettable_ctx_params(void *ctx, void *provctx);
+const OSSL_PARAM *sig_settable_ctx_params(void *ctx, void *provctx);
+
+}  // namespace secsf::prov

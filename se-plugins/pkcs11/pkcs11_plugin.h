@@ -1,0 +1,46 @@
+// The PKCS#11 Secure Environment: one module (HSM, SoftHSM, smart-card middleware)
+// and, optionally, the token that new keys go to and whose PIN the configuration
+// supplies. URIs may name any token of the module; the configured PIN is only ever
+// offered to the configured token.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "../../pkcs11/module.h"
+#include "../../pkcs11/pin.h"
+#include "../../pkcs11/token.h"
+#include "../se_plugin.h"
+
+namespace secsf {
+
+struct Pkcs11Config {
+    std::string name = "pkcs11";
+    std::string modulePath;
+    std::string token;      // label, or a pkcs11: URI selecting the token
+    std::string pinSource;  // file:/path or env:NAME
+    int securityLevel = 2;
+};
+
+class Pkcs11Plugin : public SePlugin {
+public:
+    explicit Pkcs11Plugin(Pkcs11Config cfg);
+
+    std::string name() const override { return cfg_.name; }
+    int securityLevel() const override { return cfg_.securityLevel; }
+    uint32_t capabilities() const override { return CapSign | CapKeyGen | CapRandom; }
+    bool handlesUri(const std::string &uri) const override;
+
+    Found find(const std::string &uri) override;
+    std::shared_ptr<SeKey> generate(const KeyGenRequest &req) override;
+    Bytes random(size_t n) override;
+
+private:
+    bool isConfiguredToken(const p11::Token &t) const;
+    std::shared_ptr<p11::Token> defaultToken();
+    p11::PinSource pinFor(const p11::Token &t) const;
+
+    Pkcs11Config cfg_;
+    std::shared_ptr<p11::Module> module_;  // loaded lazily by Module itself
+};
+
+}  // namespace secsf

@@ -1,0 +1,44 @@
+#include "registry.h"
+
+#include "secsf/error.h"
+
+namespace secsf {
+
+void SeRegistry::add(std::shared_ptr<SePlugin> p) {
+    for (auto &q : plugins_)
+        if (q->name() == p->name())
+            throw Error(Reason::Config, "two Secure Environments are named '" + p->name() + "'");
+    plugins_.push_back(std::move(p));
+}
+
+SePlugin &SeRegistry::forUri(const std::string &uri) const {
+    if (!configError_.empty()) throw Error(Reason::Config, configError_);
+    for (auto &p : plugins_)
+        if (p->handlesUri(uri)) return *p;
+    throw Error(Reason::NotFound, "no configured Secure Environment handles '" +
+                                      uri.substr(0, uri.find(':')) + ":' URIs");
+}
+
+SePlugin &SeRegistry::byName(const std::string &name) const {
+    if (!configError_.empty()) throw Error(Reason::Config, configError_);
+    if (plugins_.empty())
+        throw Error(Reason::Config,
+                    "no Secure Environment is configured: set pkcs11-module-path in the "
+                    "secsf section of openssl.cnf");
+    std::string want = name.empty() ? default_ : name;
+    if (want.empty()) return *plugins_.front();
+    for (auto &p : plugins_)
+        if (p->name() == want) return *p;
+    throw Error(Reason::NotFound, "no Secure Environment is named '" + want + "'");
+}
+
+SePlugin &SeRegistry::byLevel(int minLevel) const {
+    SePlugin &d = byName("");
+    if (d.securityLevel() >= minLevel) return d;
+    for (auto &p : plugins_)
+        if (p->securityLevel() >= minLevel) return *p;
+    throw Error(Reason::NotFound, "no Secure Environment has security level " +
+                                      std::to_string(minLevel) + " or higher");
+}
+
+}  // namespace secsf

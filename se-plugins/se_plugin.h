@@ -1,0 +1,88 @@
+// The Secure Environment plug-in interface (TS-0003 "SE plug-in"): every SE —
+// PKCS#11 token, TPM, card — implements it, and the provider talks only to it.
+// A plug-in that lacks an operation leaves its bit out of capabilities() and the
+// router never sends it there.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace secsf {
+
+using Bytes = std::vector<unsigned char>;
+
+enum class KeyType { EC, RSA };
+
+// A public key as plain numbers, enough to rebuild it in any provider.
+struct PublicKey {
+    KeyType type = KeyType::EC;
+    std::string group;  // EC: OpenSSL short name, e.g. "prime256v1"
+    Bytes ecPoint;      // EC: uncompressed point
+    Bytes n, e;         // RSA: big-endian modulus and exponent
+    int bits = 0;       // EC: field size; RSA: modulus size
+};
+
+enum class SignScheme { Ecdsa, RsaPkcs1, RsaPss };
+
+struct SignRequest {
+    SignScheme scheme = SignScheme::Ecdsa;
+    int digestNid = 0;   // 0: `data` is signed as given (no DigestInfo for PKCS#1)
+    Bytes data;          // the digest (or raw input when digestNid == 0)
+    int saltLen = 0;     // PSS, in bytes
+    int mgf1Nid = 0;     // PSS
+};
+
+enum Capability : uint32_t {
+    CapSign = 1u << 0,
+    CapDecrypt = 1u << 1,
+    CapDerive = 1u << 2,
+    CapKeyGen = 1u << 3,
+    CapRandom = 1u << 4,
+    CapStorage = 1u << 5,
+};
+
+// A key that lives in an SE. Thread-safe: one key is used from many threads.
+class SeKey {
+public:
+    virtual ~SeKey() = default;
+    virtual std::string uri() const = 0;  // its reference, never with a PIN in it
+    virtual std::string seName() const = 0;
+    virtual bool hasPrivate() const = 0;
+    virtual bool hasPublic() const = 0;
+    virtual const PublicKey &publicKey() const = 0;
+    // ECDSA returns r||s, each the size of the group order; RSA the signature.
+    virtual Bytes sign(const SignRequest &req) = 0;
+};
+
+struct KeyGenRequest {
+    KeyType type = KeyType::EC;
+    std::string group = "prime256v1";
+    int bits = 2048;
+    std::string label;  // empty: the plug-in picks one
+    Bytes id;           // empty: the plug-in picks one
+    std::string where;  // a URI naming the token/slot; empty: the SE's default
+};
+
+// What a URI lookup found. A private key usually comes with its public half.
+struct Found {
+    std::shared_ptr<SeKey> privateKey;
+    std::shared_ptr<SeKey> publicKey;
+    Bytes certificate;  // DER, when the SE holds one that matches
+};
+
+class SePlugin {
+public:
+    virtual ~SePlugin() = default;
+    virtual std::string name() const = 0;
+    virtual int securityLevel() const = 0;
+    virtual uint32_t capabilities() const = 0;
+    virtual bool handlesUri(const std::string &uri) const = 0;
+
+    // Throws Error(NotFound/Ambiguous/PinRequired...) with a sentence.
+    virtual Found find(const std::string &uri) = 0;
+    virtual std::shared_ptr<SeKey> generate(const KeyGenRequest &req) = 0;
+    virtual Bytes random(size_t n) = 0;
+};
+
+}  // namespace secsf
