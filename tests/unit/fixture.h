@@ -1,0 +1,50 @@
+// The process-wide fixture of the CppUnit programs: a private SoftHSM2 store with
+// two tokens (node1/1234, node2/5678) and an openssl.cnf that loads secsf, set up
+// before the first OpenSSL call. Plus helpers that sign through whatever provider
+// holds a key and verify under the default provider only.
+#pragma once
+#include <openssl/evp.h>
+
+#include <string>
+#include <vector>
+
+namespace testfix {
+
+using Bytes = std::vector<unsigned char>;
+
+void globalSetUp();
+void globalTearDown(bool success);
+const std::string &workDir();
+std::string pinFile(const std::string &token);
+
+// Everything on the OpenSSL error queue, as text (and the queue cleared).
+std::string errors();
+
+// A key by URI or file name through OSSL_STORE; null (and errors queued) if none.
+EVP_PKEY *loadKey(const std::string &uri);
+// EC key generated in the token by genpkey's path (EVP_PKEY_keygen, provider=secsf).
+EVP_PKEY *genEcKey(const std::string &label, const std::string &where = "");
+
+Bytes sign(EVP_PKEY *key, const char *md, const std::string &data);
+// Verifies with the public half re-imported into the default provider.
+bool verifyWithDefault(EVP_PKEY *key, const char *md, const std::string &data, const Bytes &sig);
+// Name of the provider that holds a key.
+std::string providerOf(EVP_PKEY *key);
+
+// Runs fn in a forked child; returns true when it returned true and exited 0.
+template <class F> bool inChild(F fn);
+
+}  // namespace testfix
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+template <class F> bool testfix::inChild(F fn) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) return false;
+    if (pid == 0) _exit(fn() ? 0 : 1);
+    int st = 0;
+    if (waitpid(pid, &st, 0) != pid) return false;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}

@@ -1,0 +1,126 @@
+// Many threads on one token key from a cold start (the login race), fork() with
+// keys in use, and a process with keys on two tokens that forks. Every signature
+// is verified under the default provider.
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include "fixture.h"
+
+using namespace testfix;
+
+namespace {
+
+const std::string kMsg = "oneM2M secured message";
+
+std::string node2Uri(const std::string &object) {
+    return "pkcs11:token=node2;object=" + object + ";type=private?pin-source=file:" + pinFile("node2");
+}
+
+bool signsAndVerifies(EVP_PKEY *k, const char *md = "SHA256") {
+    Bytes s = sign(k, md, kMsg);
+    return !s.empty() && verifyWithDefault(k, md, kMsg, s);
+}
+
+bool signByUri(const std::string &uri) {
+    EVP_PKEY *k = loadKey(uri);
+    bool ok = k && signsAndVerifies(k);
+    EVP_PKEY_free(k);
+    return ok;
+}
+
+}  // namespace
+
+class ThreadsForkTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(ThreadsForkTest);
+    CPPUNIT_TEST(generateKeys);
+    CPPUNIT_TEST(eightThreadsFromColdStart);
+    CPPUNIT_TEST(forkThenSignInBoth);
+    CPPUNIT_TEST(twoTokensForkAndSignOnBoth);
+    CPPUNIT_TEST(keyDeletedWhileRunningIsSeen);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void generateKeys() {
+        EVP_PKEY *a = genEcKey("threads");
+        CPPUNIT_ASSERT_MESSAGE(errors(), a);
+        CPPUNIT_ASSERT_EQUAL(std::string("secsf"), providerOf(a));
+        CPPUNIT_ASSERT(signsAndVerifies(a));
+        EVP_PKEY *b = genEcKey("second", "pkcs11:token=node2?pin-source=file:" + pinFile("node2"));
+        CPPUNIT_ASSERT_MESSAGE(errors(), b);
+        CPPUNIT_ASSERT(signsAndVerifies(b));
+        EVP_PKEY_free(a);
+        EVP_PKEY_free(b);
+    }
+
+    void eightThreadsFromColdStart() {
+        // A fresh child: the module is initialised anew and nobody is logged in.
+        bool ok = inChild([] {
+            std::atomic<int> good{0};
+            std::vector<std::thread> ts;
+            for (int i = 0; i < 8; i++)
+                ts.emplace_back([&] {
+                    EVP_PKEY *k = loadKey("pkcs11:token=node1;object=threads;type=private");
+                    int n = 0;
+                    for (int j = 0; k && j < 25; j++) n += signsAndVerifies(k);
+                    EVP_PKEY_free(k);
+                    if (n == 25) good++;
+                });
+            for (auto &t : ts) t.join();
+            if (good != 8) fprintf(stderr, "%d of 8 threads signed\n%s", good.load(), errors().c_str());
+            return good == 8;
+        });
+        CPPUNIT_ASSERT(ok);
+    }
+
+    void forkThenSignInBoth() {
+        EVP_PKEY *k = loadKey("pkcs11:token=node1;object=threads;type=private");
+        CPPUNIT_ASSERT_MESSAGE(errors(), k);
+        CPPUNIT_ASSERT(signsAndVerifies(k));
+        bool child = inChild([&] { return signsAndVerifies(k) && signsAndVerifies(k, "SHA384"); });
+        CPPUNIT_ASSERT_MESSAGE("child could not sign with the inherited key", child);
+        CPPUNIT_ASSERT_MESSAGE(errors(), signsAndVerifies(k));
+        EVP_PKEY_free(k);
+    }
+
+    void twoTokensForkAndSignOnBoth() {
+        EVP_PKEY *a = loadKey("pkcs11:token=node1;object=threads;type=private");
+        EVP_PKEY *b = loadKey(node2Uri("second"));
+        CPPUNIT_ASSERT_MESSAGE(errors(), a && b);
+        CPPUNIT_ASSERT(signsAndVerifies(a) && signsAndVerifies(b));
+        bool child = inChild([&] {
+            return signsAndVerifies(a) && signsAndVerifies(b) && signByUri(node2Uri("second"));
+        });
+        CPPUNIT_ASSERT(child);
+        CPPUNIT_ASSERT(signsAndVerifies(a) && signsAndVerifies(b));
+        EVP_PKEY_free(a);
+        EVP_PKEY_free(b);
+    }
+
+    void keyDeletedWhileRunningIsSeen() {
+        EVP_PKEY *k = genEcKey("short-lived");
+        CPPUNIT_ASSERT_MESSAGE(errors(), k);
+        CPPUNIT_ASSERT(signByUri("pkcs11:token=node1;object=short-lived;type=private"));
+        std::string cmd = "OPENSSL_CONF=/dev/null pkcs11-tool --module " +
+                          std::string(getenv("SOFTHSM_MODULE") ? getenv("SOFTHSM_MODULE")
+                                                               : "/usr/lib/softhsm/libsofthsm2.so") +
+                          " --token-label node1 --login --pin 1234 --delete-object --type privkey"
+                          " --label short-lived >/dev/null 2>&1";
+        CPPUNIT_ASSERT_EQUAL(0, std::system(cmd.c_str()));
+        EVP_PKEY *gone = loadKey("pkcs11:token=node1;object=short-lived;type=private");
+        CPPUNIT_ASSERT_MESSAGE("a deleted key was still found", !gone);
+        std::string e = errors();
+        CPPUNIT_ASSERT_MESSAGE(e, e.find("no private key matches") != std::string::npos);
+        // The handle this process still holds now fails cleanly.
+        CPPUNIT_ASSERT(sign(k, "SHA256", kMsg).empty());
+        e = errors();
+        CPPUNIT_ASSERT_MESSAGE(e, e.find("deleted") != std::string::npos ||
+                                      e.find("HANDLE_INVALID") != std::string::npos);
+        EVP_PKEY_free(k);
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(ThreadsForkTest);
