@@ -1,6 +1,7 @@
 #include "module.h"
 
 #include <p11-kit/p11-kit.h>
+#include <openssl/err.h>
 #include <unistd.h>
 
 #include "rv.h"
@@ -36,6 +37,9 @@ void Module::initialize() {
     CK_C_INITIALIZE_ARGS args{};
     args.flags = CKF_OS_LOCKING_OK;
     tInsideInitialize = true;
+    // Modules that use libcrypto themselves (SoftHSM tries to load the rdrand engine)
+    // leave errors on the shared queue; they would bury secsf's own message.
+    ERR_set_mark();
     CK_RV rv = f_->C_Initialize(&args);
     if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED && pid_ != 0) {
         // A forked child: the module kept the parent's state. Start it afresh.
@@ -43,6 +47,7 @@ void Module::initialize() {
         rv = f_->C_Initialize(&args);
     }
     tInsideInitialize = false;
+    ERR_pop_to_mark();
     // Another user of the module in this process initialised it first: share it.
     if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
         check(rv, "PKCS#11 module " + path_ + " failed to initialise");
@@ -84,7 +89,16 @@ std::vector<std::shared_ptr<Token>> Module::tokens() {
     std::lock_guard<std::mutex> lk(mu_);
     std::vector<std::shared_ptr<Token>> out;
     for (CK_SLOT_ID id : ids) {
+        // An uninitialised token (SoftHSM always offers one) holds nothing and
+        // refuses sessions: it is not a candidate for any URI.
+        CK_TOKEN_INFO ti{};
+        if (f->C_GetTokenInfo(id, &ti) != CKR_OK || !(ti.flags & CKF_TOKEN_INITIALIZED)) {
+            tokens_.erase(id);
+            continue;
+        }
         auto &t = tokens_[id];
+        // Re-initialised under us (new serial): a new token, new sessions.
+        if (t && t->serial() != fieldString(ti.serialNumber, sizeof ti.serialNumber)) t.reset();
         if (!t) t = std::make_shared<Token>(this, id, gen_.load());
         out.push_back(t);
     }

@@ -31,7 +31,7 @@ public:
     uint64_t generation();
 
     CK_INFO info();
-    // Slots with a token present; Token objects live as long as the generation.
+    // Slots with an initialised token present; Token objects live as long as the generation.
     std::vector<std::shared_ptr<Token>> tokens();
 
 private:

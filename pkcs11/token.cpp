@@ -93,6 +93,9 @@ void Token::login(const PinSource &pin) {
         return;
     }
     CK_TOKEN_INFO ti = info();
+    if (!(ti.flags & CKF_USER_PIN_INITIALIZED) && !protectedPath_)
+        throw Error(Reason::PinLocked, describe() + ": its user PIN is not initialised "
+                                                    "(initialise it with the token's tools)");
     if (ti.flags & CKF_USER_PIN_LOCKED)
         throw Error(Reason::PinLocked, describe() + " has its user PIN locked");
     if (ti.flags & CKF_USER_PIN_FINAL_TRY)
