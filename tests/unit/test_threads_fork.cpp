@@ -41,6 +41,7 @@ class ThreadsForkTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(forkThenSignInBoth);
     CPPUNIT_TEST(twoTokensForkAndSignOnBoth);
     CPPUNIT_TEST(keyDeletedWhileRunningIsSeen);
+    CPPUNIT_TEST(keyAddedWhileRunningIsFound);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -120,6 +121,20 @@ public:
         CPPUNIT_ASSERT_MESSAGE(e, e.find("deleted") != std::string::npos ||
                                       e.find("HANDLE_INVALID") != std::string::npos);
         EVP_PKEY_free(k);
+    }
+
+    void keyAddedWhileRunningIsFound() {
+        // Look once (nothing there), let another process add the key, look again.
+        const std::string uri = "pkcs11:token=node1;object=added-later;type=private";
+        CPPUNIT_ASSERT(!loadKey(uri));
+        errors();
+        std::string cmd = "OPENSSL_CONF=/dev/null pkcs11-tool --module " +
+                          std::string(getenv("SOFTHSM_MODULE") ? getenv("SOFTHSM_MODULE")
+                                                               : "/usr/lib/softhsm/libsofthsm2.so") +
+                          " --token-label node1 --login --pin 1234 --keypairgen"
+                          " --key-type EC:prime256v1 --id 77 --label added-later >/dev/null 2>&1";
+        CPPUNIT_ASSERT_EQUAL(0, std::system(cmd.c_str()));
+        CPPUNIT_ASSERT_MESSAGE(errors(), signByUri(uri));
     }
 };
 
