@@ -56,7 +56,7 @@ Bytes digestInfo(int nid, const Bytes &digest) {
 }
 
 Bytes ecParamsForCurve(const std::string &curve) {
-    int nid = EC_curve_nist2nid(curve.c_str());
+    int nid = curve == "ED25519" ? NID_ED25519 : EC_curve_nist2nid(curve.c_str());
     if (nid == NID_undef) nid = OBJ_txt2nid(curve.c_str());
     if (nid == NID_undef) throw Error(Reason::Unsupported, "unknown EC curve '" + curve + "'");
     ASN1_OBJECT *obj = OBJ_nid2obj(nid);
@@ -73,6 +73,16 @@ void curveFromEcParams(const Bytes &params, std::string &name, int &fieldBits) {
     ASN1_OBJECT *obj = d2i_ASN1_OBJECT(nullptr, &p, (long)params.size());
     int nid = obj ? OBJ_obj2nid(obj) : NID_undef;
     ASN1_OBJECT_free(obj);
+    if (nid == NID_undef) {
+        // RFC 8410 names are also written as PrintableString "edwards25519".
+        std::string s(params.begin(), params.end());
+        if (s.find("edwards25519") != std::string::npos) nid = NID_ED25519;
+    }
+    if (nid == NID_ED25519) {
+        name = "ED25519";
+        fieldBits = 256;
+        return;
+    }
     if (nid == NID_undef)
         throw Error(Reason::Unsupported, "EC key with explicit or unknown curve parameters");
     std::unique_ptr<EC_GROUP, decltype(&EC_GROUP_free)> g(EC_GROUP_new_by_curve_name(nid),

@@ -25,6 +25,7 @@ struct DecCtx {
 
 void *ec_dec_newctx(void *provctx) { return new DecCtx{static_cast<ProvCtx *>(provctx), "EC"}; }
 void *rsa_dec_newctx(void *provctx) { return new DecCtx{static_cast<ProvCtx *>(provctx), "RSA"}; }
+void *ed_dec_newctx(void *provctx) { return new DecCtx{static_cast<ProvCtx *>(provctx), "ED25519"}; }
 void dec_freectx(void *c) { delete static_cast<DecCtx *>(c); }
 
 int dec_does_selection(void *, int selection) {
@@ -97,6 +98,13 @@ const OSSL_DISPATCH kEcUriDecoder[] = {
 
 const OSSL_DISPATCH kRsaUriDecoder[] = {
     {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))rsa_dec_newctx},
+    {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))dec_freectx},
+    {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))dec_does_selection},
+    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))dec_decode},
+    {0, nullptr}};
+
+const OSSL_DISPATCH kEd25519UriDecoder[] = {
+    {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))ed_dec_newctx},
     {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))dec_freectx},
     {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))dec_does_selection},
     {OSSL_FUNC_DECODER_DECODE, (void (*)(void))dec_decode},

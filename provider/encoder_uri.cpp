@@ -29,7 +29,7 @@ int enc_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj_raw, const OSSL_
             return 0;
         BIO *out = BIO_new_from_core_bio(ctx->libctx, cout);
         if (!out) return 0;
-        bool ok = writeUriPem(out, k->type == KeyType::EC ? "EC" : "RSA", k->se->uri());
+        bool ok = writeUriPem(out, keyTypeName(k->type), k->se->uri());
         BIO_free(out);
         return ok ? 1 : 0;
     });
@@ -45,6 +45,13 @@ const OSSL_DISPATCH kEcUriEncoder[] = {
     {0, nullptr}};
 
 const OSSL_DISPATCH kRsaUriEncoder[] = {
+    {OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx},
+    {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx},
+    {OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))enc_does_selection},
+    {OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))enc_encode},
+    {0, nullptr}};
+
+const OSSL_DISPATCH kEd25519UriEncoder[] = {
     {OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx},
     {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx},
     {OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))enc_does_selection},

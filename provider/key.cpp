@@ -27,7 +27,11 @@ void ProvKey::buildSoft() {
                                                                         OSSL_PARAM_BLD_free);
     BIGNUM *n = nullptr, *e = nullptr;
     const char *name;
-    if (type == KeyType::EC) {
+    if (type == KeyType::ED25519) {
+        name = "ED25519";
+        OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, pub.ecPoint.data(),
+                                         pub.ecPoint.size());
+    } else if (type == KeyType::EC) {
         name = "EC";
         OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, pub.group.c_str(), 0);
         OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, pub.ecPoint.data(),
@@ -67,12 +71,14 @@ ProvKey *ProvKey::clone() const {
 }
 
 int ProvKey::securityBits() const {
+    if (type == KeyType::ED25519) return 128;
     if (type == KeyType::EC) return pub.bits >= 512 ? 256 : pub.bits / 2;
     return BN_security_bits(pub.bits, -1);
 }
 
 int ProvKey::maxSignatureSize() const {
     if (type == KeyType::RSA) return (pub.bits + 7) / 8;
+    if (type == KeyType::ED25519) return 64;
     // DER ECDSA-Sig-Value: SEQUENCE of two INTEGERs, each up to the order size + 1.
     int n = (pub.bits + 7) / 8;
     int content = 2 * (n + 3);

@@ -34,7 +34,8 @@ struct ProvKey {
     void buildSoft();
     // A new ProvKey sharing the same SE key.
     ProvKey *clone() const;
-    int bits() const { return pub.bits; }
+    // As OpenSSL counts them: Ed25519 keys have 253 bits.
+    int bits() const { return type == KeyType::ED25519 ? 253 : pub.bits; }
     int securityBits() const;
     int maxSignatureSize() const;
 };

@@ -82,7 +82,7 @@ int km_match(const void *a, const void *b, int selection) {
     if (selection & OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)
         if (k1->pub.group != k2->pub.group) return 0;
     if (selection & (OSSL_KEYMGMT_SELECT_KEYPAIR)) {
-        if (k1->type == KeyType::EC) return k1->pub.ecPoint == k2->pub.ecPoint;
+        if (k1->type != KeyType::RSA) return k1->pub.ecPoint == k2->pub.ecPoint;
         return k1->pub.n == k2->pub.n && k1->pub.e == k2->pub.e;
     }
     return 1;
@@ -101,7 +101,16 @@ int km_import(void *keydata, int selection, const OSSL_PARAM params[]) {
                             "secsf does not take software private keys; generate the key in "
                             "the SE or import it with the SE's own tools");
         }
-        if (k->type == KeyType::EC) {
+        if (k->type == KeyType::ED25519) {
+            const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_PUB_KEY);
+            const void *pv = nullptr;
+            size_t pl = 0;
+            if (!p || !OSSL_PARAM_get_octet_string_ptr(p, &pv, &pl) || pl != 32) return 0;
+            k->pub.type = KeyType::ED25519;
+            k->pub.group = "ED25519";
+            k->pub.bits = 256;
+            k->pub.ecPoint.assign((const unsigned char *)pv, (const unsigned char *)pv + pl);
+        } else if (k->type == KeyType::EC) {
             const OSSL_PARAM *g = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_GROUP_NAME);
             const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_PUB_KEY);
             const char *gn = nullptr;
@@ -147,7 +156,11 @@ int km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg) {
     OSSL_PARAM params[3];
     BIGNUM *n = nullptr, *e = nullptr;
     Bytes nb, eb;
-    if (k->type == KeyType::EC) {
+    if (k->type == KeyType::ED25519) {
+        params[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+                                                      k->pub.ecPoint.data(), k->pub.ecPoint.size());
+        params[1] = OSSL_PARAM_construct_end();
+    } else if (k->type == KeyType::EC) {
         params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
                                                      const_cast<char *>(k->pub.group.c_str()), 0);
         params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
@@ -180,6 +193,16 @@ int km_get_params(void *keydata, OSSL_PARAM params[]) {
     if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_MAX_SIZE)) &&
         !OSSL_PARAM_set_int(p, k->maxSignatureSize()))
         return 0;
+    if (k->type == KeyType::ED25519) {
+        // Ed25519 hashes inside the algorithm: no digest may be chosen.
+        if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_MANDATORY_DIGEST)) &&
+            !OSSL_PARAM_set_utf8_string(p, ""))
+            return 0;
+        if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_PUB_KEY)) &&
+            !OSSL_PARAM_set_octet_string(p, k->pub.ecPoint.data(), k->pub.ecPoint.size()))
+            return 0;
+        return 1;
+    }
     if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_DEFAULT_DIGEST)) &&
         !OSSL_PARAM_set_utf8_string(p, "SHA256"))
         return 0;
@@ -214,6 +237,7 @@ void *km_gen_init(void *provctx, int selection, const OSSL_PARAM params[], KeyTy
         }
         auto *g = new GenCtx{ctx, selection, {}, {}};
         g->req.type = t;
+        if (t == KeyType::ED25519) g->req.group = "ED25519";
         if (params && !km_gen_set_params(g, params)) {
             delete g;
             return nullptr;
@@ -264,6 +288,13 @@ int km_gen_set_params(void *genctx, const OSSL_PARAM params[]) {
 }
 
 const OSSL_PARAM *km_gen_settable_params(void *, void *, KeyType t) {
+    static const OSSL_PARAM ed[] = {
+        OSSL_PARAM_utf8_string("secsf.label", nullptr, 0),
+        OSSL_PARAM_utf8_string("secsf.id", nullptr, 0),
+        OSSL_PARAM_utf8_string("secsf.uri", nullptr, 0),
+        OSSL_PARAM_utf8_string("secsf.se", nullptr, 0),
+        OSSL_PARAM_END};
+    if (t == KeyType::ED25519) return ed;
     static const OSSL_PARAM ec[] = {
         OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, nullptr, 0),
         OSSL_PARAM_utf8_string("secsf.label", nullptr, 0),

@@ -9,14 +9,14 @@
 namespace secsf::prov {
 
 int Emitter::key(std::shared_ptr<SeKey> k, OSSL_CALLBACK *cb, void *cbarg) {
-    KeyType t = k->hasPublic() ? k->publicKey().type : KeyType::EC;
+    KeyType t = k->keyType();
     auto pk = std::make_unique<ProvKey>(ctx, t);
     pk->adopt(std::move(k));
     ProvKey *raw = pk.get();
     owned.push_back(std::move(pk));
     int objtype = OSSL_OBJECT_PKEY;
     // The length matters: OpenSSL copies data_size bytes of the type name.
-    char *name = const_cast<char *>(t == KeyType::EC ? "EC" : "RSA");
+    char *name = const_cast<char *>(keyTypeName(t));
     OSSL_PARAM p[] = {
         OSSL_PARAM_int(OSSL_OBJECT_PARAM_TYPE, &objtype),
         OSSL_PARAM_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, name, strlen(name)),

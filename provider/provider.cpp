@@ -25,12 +25,14 @@ namespace {
 const OSSL_ALGORITHM kKeymgmt[] = {
     {"EC:id-ecPublicKey:1.2.840.10045.2.1", SECSF_PROPS, kEcKeymgmt, "secsf EC keys in an SE"},
     {"RSA:rsaEncryption:1.2.840.113549.1.1.1", SECSF_PROPS, kRsaKeymgmt, "secsf RSA keys in an SE"},
+    {"ED25519:1.3.101.112", SECSF_PROPS, kEd25519Keymgmt, "secsf Ed25519 keys in an SE"},
     {nullptr, nullptr, nullptr, nullptr}};
 
 const OSSL_ALGORITHM kSignature[] = {
     {"ECDSA", SECSF_PROPS, kEcdsaSignature, "ECDSA in an SE"},
     {"RSA:rsaEncryption:1.2.840.113549.1.1.1", SECSF_PROPS, kRsaSignature,
      "RSA PKCS#1 v1.5 / PSS in an SE"},
+    {"ED25519:1.3.101.112", SECSF_PROPS, kEd25519Signature, "Ed25519 in an SE"},
     {nullptr, nullptr, nullptr, nullptr}};
 
 const OSSL_ALGORITHM kStore[] = {
@@ -41,11 +43,15 @@ const OSSL_ALGORITHM kDecoder[] = {
     {"DER", SECSF_PROPS ",input=pem", kUriPemDecoder, "SECSF KEY PEM armour"},
     {"EC", SECSF_PROPS ",input=der,structure=secsf-key-uri", kEcUriDecoder, "SECSF KEY PEM (EC)"},
     {"RSA", SECSF_PROPS ",input=der,structure=secsf-key-uri", kRsaUriDecoder, "SECSF KEY PEM (RSA)"},
+    {"ED25519", SECSF_PROPS ",input=der,structure=secsf-key-uri", kEd25519UriDecoder,
+     "SECSF KEY PEM (Ed25519)"},
     {nullptr, nullptr, nullptr, nullptr}};
 
 const OSSL_ALGORITHM kEncoder[] = {
     {"EC", SECSF_PROPS ",output=pem,structure=PrivateKeyInfo", kEcUriEncoder, "SECSF KEY PEM"},
     {"RSA", SECSF_PROPS ",output=pem,structure=PrivateKeyInfo", kRsaUriEncoder, "SECSF KEY PEM"},
+    {"ED25519", SECSF_PROPS ",output=pem,structure=PrivateKeyInfo", kEd25519UriEncoder,
+     "SECSF KEY PEM"},
     {nullptr, nullptr, nullptr, nullptr}};
 
 const OSSL_ALGORITHM *query(void *, int operation_id, int *no_cache) {

@@ -5,6 +5,10 @@
 namespace secsf::prov {
 extern const OSSL_DISPATCH kEcKeymgmt[];
 extern const OSSL_DISPATCH kRsaKeymgmt[];
+extern const OSSL_DISPATCH kEd25519Keymgmt[];
+extern const OSSL_DISPATCH kEd25519Signature[];
+extern const OSSL_DISPATCH kEd25519UriDecoder[];
+extern const OSSL_DISPATCH kEd25519UriEncoder[];
 extern const OSSL_DISPATCH kEcdsaSignature[];
 extern const OSSL_DISPATCH kRsaSignature[];
 extern const OSSL_DISPATCH kPkcs11Store[];

@@ -139,7 +139,15 @@ int initCommon(SigCtx *c, void *keydata, const char *mdname, const OSSL_PARAM pa
     c->reset();
     c->key = checkKey(c, keydata, signing);
     c->signing = signing;
-    if (digest) {
+    if (digest && c->type == KeyType::ED25519) {
+        // EdDSA hashes inside the algorithm and signs in one shot.
+        if (mdname && *mdname)
+            throw Error(Reason::BadInput, std::string("Ed25519 takes no digest (got ") + mdname + ")");
+        c->softMd = EVP_MD_CTX_new();
+        if (!c->softMd || !EVP_DigestVerifyInit_ex(c->softMd, nullptr, nullptr, c->ctx->libctx,
+                                                   kSoftwareProps, c->key->soft, nullptr))
+            throw Error(Reason::Unsupported, "no software Ed25519 verifier");
+    } else if (digest) {
         c->softMd = EVP_MD_CTX_new();
         if (!c->softMd || !EVP_DigestVerifyInit_ex(c->softMd, nullptr, mdname, c->ctx->libctx,
                                                    kSoftwareProps, c->key->soft, nullptr))
@@ -248,6 +256,27 @@ int sig_digest_sign_final(void *ctx, unsigned char *sig, size_t *siglen, size_t 
 int sig_digest_verify_final(void *ctx, const unsigned char *sig, size_t siglen) {
     auto *c = static_cast<SigCtx *>(ctx);
     return EVP_DigestVerifyFinal(c->softMd, sig, siglen);
+}
+
+int sig_digest_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize,
+                    const unsigned char *tbs, size_t tbslen) {
+    auto *c = static_cast<SigCtx *>(ctx);
+    return guard(c->ctx, 0, [&] {
+        if (!sig) {
+            *siglen = c->key->maxSignatureSize();
+            return 1;
+        }
+        SignRequest req;
+        req.scheme = SignScheme::EdDsa;
+        req.data.assign(tbs, tbs + tbslen);
+        return finishSign(c, sig, siglen, sigsize, c->key->se->sign(req));
+    });
+}
+
+int sig_digest_verify(void *ctx, const unsigned char *sig, size_t siglen,
+                      const unsigned char *tbs, size_t tbslen) {
+    auto *c = static_cast<SigCtx *>(ctx);
+    return EVP_DigestVerify(c->softMd, sig, siglen, tbs, tbslen);
 }
 
 int sig_get_ctx_params(void *ctx, OSSL_PARAM params[]) {

@@ -23,6 +23,11 @@ int sig_digest_verify_init(void *ctx, const char *mdname, void *key, const OSSL_
 int sig_digest_update(void *ctx, const unsigned char *data, size_t len);
 int sig_digest_sign_final(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize);
 int sig_digest_verify_final(void *ctx, const unsigned char *sig, size_t siglen);
+// One-shot forms, the only ones EdDSA has.
+int sig_digest_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize,
+                    const unsigned char *tbs, size_t tbslen);
+int sig_digest_verify(void *ctx, const unsigned char *sig, size_t siglen,
+                      const unsigned char *tbs, size_t tbslen);
 int sig_get_ctx_params(void *ctx, OSSL_PARAM params[]);
 int sig_set_ctx_params(void *ctx, const OSSL_PARAM params[]);
 const OSSL_PARAM *sig_gettable_ctx_params(void *ctx, void *provctx);

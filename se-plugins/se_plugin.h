@@ -12,23 +12,28 @@ namespace secsf {
 
 using Bytes = std::vector<unsigned char>;
 
-enum class KeyType { EC, RSA };
+enum class KeyType { EC, RSA, ED25519 };
+
+// The OpenSSL key type name: "EC", "RSA", "ED25519".
+inline const char *keyTypeName(KeyType t) {
+    return t == KeyType::EC ? "EC" : t == KeyType::RSA ? "RSA" : "ED25519";
+}
 
 // A public key as plain numbers, enough to rebuild it in any provider.
 struct PublicKey {
     KeyType type = KeyType::EC;
     std::string group;  // EC: OpenSSL short name, e.g. "prime256v1"
-    Bytes ecPoint;      // EC: uncompressed point
+    Bytes ecPoint;      // EC: uncompressed point; ED25519: the 32-byte key
     Bytes n, e;         // RSA: big-endian modulus and exponent
     int bits = 0;       // EC: field size; RSA: modulus size
 };
 
-enum class SignScheme { Ecdsa, RsaPkcs1, RsaPss };
+enum class SignScheme { Ecdsa, RsaPkcs1, RsaPss, EdDsa };
 
 struct SignRequest {
     SignScheme scheme = SignScheme::Ecdsa;
     int digestNid = 0;   // 0: `data` is signed as given (no DigestInfo for PKCS#1)
-    Bytes data;          // the digest (or raw input when digestNid == 0)
+    Bytes data;          // the digest (raw input when digestNid == 0; the message for EdDSA)
     int saltLen = 0;     // PSS, in bytes
     int mgf1Nid = 0;     // PSS
 };
@@ -48,10 +53,11 @@ public:
     virtual ~SeKey() = default;
     virtual std::string uri() const = 0;  // its reference, never with a PIN in it
     virtual std::string seName() const = 0;
+    virtual KeyType keyType() const = 0;  // known even when the public half is not
     virtual bool hasPrivate() const = 0;
     virtual bool hasPublic() const = 0;
     virtual const PublicKey &publicKey() const = 0;
-    // ECDSA returns r||s, each the size of the group order; RSA the signature.
+    // ECDSA returns r||s, each the size of the group order; RSA and EdDSA the signature.
     virtual Bytes sign(const SignRequest &req) = 0;
 };
 

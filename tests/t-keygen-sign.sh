@@ -41,6 +41,15 @@ for k in rsa2048 rsa4096; do
     done
 done
 
+# Ed25519, which SoftHSM offers (CKM_EDDSA): one-shot signatures over the message.
+check "genpkey ED25519 in the token" openssl genpkey -propquery provider=secsf -algorithm ED25519 \
+    -pkeyopt secsf.label:ed25519 -out ed25519.pem
+check "ed25519 public key exported" openssl pkey -in ed25519.pem -pubout -out ed25519.pub
+check "Ed25519 signs (pkeyutl -rawin)" openssl pkeyutl -sign -rawin -inkey ed25519.pem -in data -out ed.sig
+check "Ed25519 signature verifies under default" env OPENSSL_CONF=/dev/null openssl pkeyutl \
+    -verify -rawin -pubin -inkey ed25519.pub -in data -sigfile ed.sig
+check "Ed25519 refuses a digest" sh -c "! openssl dgst -sha256 -sign ed25519.pem data"
+
 # Signing a precomputed digest (EVP_PKEY_sign) by URI.
 openssl dgst -sha256 -binary data >data.sha256
 check "pkeyutl -sign by URI (ECDSA over a digest)" \

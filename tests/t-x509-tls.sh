@@ -4,9 +4,12 @@
 # the server key in the token, and mutual TLS with the client key in the token too.
 . "$(dirname "$0")/lib/setup.sh"
 
-for spec in "EC group:P-256 srv-ec" "RSA bits:2048 srv-rsa" "EC group:P-256 cli-ec"; do
+for spec in "EC group:P-256 srv-ec" "RSA bits:2048 srv-rsa" "EC group:P-256 cli-ec" \
+            "ED25519 - srv-ed"; do
     set -- $spec
-    check "genpkey $3" openssl genpkey -propquery provider=secsf -algorithm "$1" -pkeyopt "$2" \
+    opt=(-pkeyopt "$2")
+    [ "$2" = - ] && opt=()
+    check "genpkey $3" openssl genpkey -propquery provider=secsf -algorithm "$1" "${opt[@]}" \
         -pkeyopt "secsf.label:$3" -out "$3.pem"
     check "self-signed certificate for $3 by URI" openssl req -new -x509 -days 2 -subj "/CN=$3" \
         -key "pkcs11:token=node1;object=$3;type=private" -out "$3.crt"
@@ -60,5 +63,6 @@ handshake tls13-ec srv-ec.pem srv-ec.crt -tls1_3
 handshake tls12-ec srv-ec.pem srv-ec.crt -tls1_2
 handshake tls13-rsa srv-rsa.pem srv-rsa.crt -tls1_3
 handshake tls12-rsa srv-rsa.pem srv-rsa.crt -tls1_2
+handshake tls13-ed25519 srv-ed.pem srv-ed.crt -tls1_3
 handshake mtls13 srv-ec.pem srv-ec.crt -tls1_3 "pkcs11:token=node1;object=cli-ec;type=private" cli-ec.crt
 handshake mtls12 srv-rsa.pem srv-rsa.crt -tls1_2 cli-ec.pem cli-ec.crt

@@ -61,6 +61,10 @@ Bytes Pkcs11Key::sign(const SignRequest &req) {
         mech.mechanism = CKM_ECDSA;
         sigLen = 2 * ((pub_.bits + 7) / 8);
         break;
+    case SignScheme::EdDsa:
+        mech.mechanism = CKM_EDDSA;  // pure Ed25519: no parameters
+        sigLen = 64;
+        break;
     case SignScheme::RsaPkcs1:
         mech.mechanism = CKM_RSA_PKCS;
         if (req.digestNid) data = p11::digestInfo(req.digestNid, req.data);

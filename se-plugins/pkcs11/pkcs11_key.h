@@ -32,6 +32,7 @@ public:
 
     std::string uri() const override;
     std::string seName() const override { return seName_; }
+    KeyType keyType() const override { return pub_.type; }
     bool hasPrivate() const override { return ref_.cls == CKO_PRIVATE_KEY; }
     bool hasPublic() const override { return hasPub_; }
     const PublicKey &publicKey() const override;

@@ -247,7 +247,11 @@ std::shared_ptr<SeKey> Pkcs11Plugin::generate(const KeyGenRequest &req) {
         {CKA_SIGN, &yes, sizeof yes},        {CKA_LABEL, (void *)label.data(), label.size()},
         {CKA_ID, id.data(), id.size()},
     };
-    if (req.type == KeyType::EC) {
+    if (req.type == KeyType::ED25519) {
+        mech.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
+        ecParams = p11::ecParamsForCurve("ED25519");
+        pub.push_back({CKA_EC_PARAMS, ecParams.data(), ecParams.size()});
+    } else if (req.type == KeyType::EC) {
         mech.mechanism = CKM_EC_KEY_PAIR_GEN;
         ecParams = p11::ecParamsForCurve(req.group);
         pub.push_back({CKA_EC_PARAMS, ecParams.data(), ecParams.size()});

@@ -7,6 +7,7 @@
 
 #include "../../pkcs11/mechanisms.h"
 #include "../../pkcs11/objects.h"
+#include "secsf/error.h"
 
 namespace secsf {
 
@@ -59,6 +60,26 @@ bool readPublicKey(p11::Session &s, CK_OBJECT_HANDLE obj, PublicKey &out) {
         out.e = *e;
         out.bits = (int)out.n.size() * 8;
         for (unsigned char top = out.n[0]; !(top & 0x80); top <<= 1) out.bits--;
+        return true;
+    }
+    if (*kt == CKK_EC_EDWARDS) {
+        out.type = KeyType::ED25519;
+        auto params = p11::getBytes(s, obj, CKA_EC_PARAMS);
+        if (!params) return false;
+        p11::curveFromEcParams(*params, out.group, out.bits);
+        if (out.group != "ED25519")
+            throw Error(Reason::Unsupported, "only Ed25519 is supported among Edwards curves");
+        auto point = p11::getBytes(s, obj, CKA_EC_POINT);
+        if (!point) {
+            auto id = p11::getBytes(s, obj, CKA_ID);
+            point = findEcPoint(s, id ? *id : Bytes{});
+        }
+        if (!point) return false;
+        // DER OCTET STRING (04 20 ...) or the raw 32 bytes.
+        if (point->size() == 34 && (*point)[0] == 0x04 && (*point)[1] == 32)
+            point->erase(point->begin(), point->begin() + 2);
+        if (point->size() != 32) return false;
+        out.ecPoint = *point;
         return true;
     }
     if (*kt == CKK_EC) {
