@@ -89,25 +89,16 @@ const OSSL_DISPATCH kUriPemDecoder[] = {
     {OSSL_FUNC_DECODER_DECODE, (void (*)(void))pem_dec_decode},
     {0, nullptr}};
 
-const OSSL_DISPATCH kEcUriDecoder[] = {
-    {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))ec_dec_newctx},
-    {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))dec_freectx},
-    {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))dec_does_selection},
-    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))dec_decode},
-    {0, nullptr}};
+#define SECSF_URI_DECODER_TABLE(table, newctx)                        \
+    const OSSL_DISPATCH table[] = {                                  \
+        {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))newctx},          \
+        {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))dec_freectx},    \
+        {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))dec_does_selection}, \
+        {OSSL_FUNC_DECODER_DECODE, (void (*)(void))dec_decode},      \
+        {0, nullptr}}
 
-const OSSL_DISPATCH kRsaUriDecoder[] = {
-    {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))rsa_dec_newctx},
-    {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))dec_freectx},
-    {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))dec_does_selection},
-    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))dec_decode},
-    {0, nullptr}};
-
-const OSSL_DISPATCH kEd25519UriDecoder[] = {
-    {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))ed_dec_newctx},
-    {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))dec_freectx},
-    {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))dec_does_selection},
-    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))dec_decode},
-    {0, nullptr}};
+SECSF_URI_DECODER_TABLE(kEcUriDecoder, ec_dec_newctx);
+SECSF_URI_DECODER_TABLE(kRsaUriDecoder, rsa_dec_newctx);
+SECSF_URI_DECODER_TABLE(kEd25519UriDecoder, ed_dec_newctx);
 
 }  // namespace secsf::prov

@@ -37,25 +37,17 @@ int enc_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj_raw, const OSSL_
 
 }  // namespace
 
-const OSSL_DISPATCH kEcUriEncoder[] = {
-    {OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx},
-    {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx},
-    {OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))enc_does_selection},
-    {OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))enc_encode},
-    {0, nullptr}};
+// The encoder is the same for every key type; OpenSSL wants one table per name.
+#define SECSF_URI_ENCODER_TABLE(table)                                        \
+    const OSSL_DISPATCH table[] = {                                          \
+        {OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx},              \
+        {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx},            \
+        {OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))enc_does_selection}, \
+        {OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))enc_encode},              \
+        {0, nullptr}}
 
-const OSSL_DISPATCH kRsaUriEncoder[] = {
-    {OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx},
-    {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx},
-    {OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))enc_does_selection},
-    {OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))enc_encode},
-    {0, nullptr}};
-
-const OSSL_DISPATCH kEd25519UriEncoder[] = {
-    {OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx},
-    {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx},
-    {OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))enc_does_selection},
-    {OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))enc_encode},
-    {0, nullptr}};
+SECSF_URI_ENCODER_TABLE(kEcUriEncoder);
+SECSF_URI_ENCODER_TABLE(kRsaUriEncoder);
+SECSF_URI_ENCODER_TABLE(kEd25519UriEncoder);
 
 }  // namespace secsf::prov

@@ -8,15 +8,7 @@
 namespace secsf::prov {
 namespace {
 
-void *ec_new(void *provctx) { return km_new(provctx, KeyType::EC); }
-void *ec_load(const void *ref, size_t size) { return km_load(ref, size, KeyType::EC); }
-void *ec_gen_init(void *provctx, int selection, const OSSL_PARAM params[]) {
-    return km_gen_init(provctx, selection, params, KeyType::EC);
-}
-const OSSL_PARAM *ec_gen_settable_params(void *genctx, void *provctx) {
-    return km_gen_settable_params(genctx, provctx, KeyType::EC);
-}
-const char *ec_query_operation_name(int operation_id) {
+const char *ec_operation_name(int operation_id) {
     return operation_id == OSSL_OP_SIGNATURE ? "ECDSA" : nullptr;
 }
 
@@ -40,26 +32,10 @@ const OSSL_PARAM *ec_io_types(int selection) {
 }
 const OSSL_PARAM *ec_gettable_params(void *) { return kEcGettable; }
 
+
 }  // namespace
 
-const OSSL_DISPATCH kEcKeymgmt[] = {
-    {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))ec_new},
-    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free},
-    {OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))ec_load},
-    {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has},
-    {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match},
-    {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import},
-    {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))ec_io_types},
-    {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export},
-    {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))ec_io_types},
-    {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params},
-    {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))ec_gettable_params},
-    {OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))ec_gen_init},
-    {OSSL_FUNC_KEYMGMT_GEN_SET_PARAMS, (void (*)(void))km_gen_set_params},
-    {OSSL_FUNC_KEYMGMT_GEN_SETTABLE_PARAMS, (void (*)(void))ec_gen_settable_params},
-    {OSSL_FUNC_KEYMGMT_GEN, (void (*)(void))km_gen},
-    {OSSL_FUNC_KEYMGMT_GEN_CLEANUP, (void (*)(void))km_gen_cleanup},
-    {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))ec_query_operation_name},
-    {0, nullptr}};
+SECSF_KEYMGMT_TABLE(kEcKeymgmt, KeyType::EC, ec_io_types, ec_gettable_params,
+                    ec_operation_name);
 
 }  // namespace secsf::prov

@@ -8,15 +8,7 @@
 namespace secsf::prov {
 namespace {
 
-void *rsa_new(void *provctx) { return km_new(provctx, KeyType::RSA); }
-void *rsa_load(const void *ref, size_t size) { return km_load(ref, size, KeyType::RSA); }
-void *rsa_gen_init(void *provctx, int selection, const OSSL_PARAM params[]) {
-    return km_gen_init(provctx, selection, params, KeyType::RSA);
-}
-const OSSL_PARAM *rsa_gen_settable_params(void *genctx, void *provctx) {
-    return km_gen_settable_params(genctx, provctx, KeyType::RSA);
-}
-const char *rsa_query_operation_name(int operation_id) {
+const char *rsa_operation_name(int operation_id) {
     return operation_id == OSSL_OP_SIGNATURE ? "RSA" : nullptr;
 }
 
@@ -37,26 +29,10 @@ const OSSL_PARAM *rsa_io_types(int selection) {
 }
 const OSSL_PARAM *rsa_gettable_params(void *) { return kRsaGettable; }
 
+
 }  // namespace
 
-const OSSL_DISPATCH kRsaKeymgmt[] = {
-    {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))rsa_new},
-    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free},
-    {OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))rsa_load},
-    {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has},
-    {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match},
-    {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import},
-    {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))rsa_io_types},
-    {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export},
-    {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))rsa_io_types},
-    {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params},
-    {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))rsa_gettable_params},
-    {OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))rsa_gen_init},
-    {OSSL_FUNC_KEYMGMT_GEN_SET_PARAMS, (void (*)(void))km_gen_set_params},
-    {OSSL_FUNC_KEYMGMT_GEN_SETTABLE_PARAMS, (void (*)(void))rsa_gen_settable_params},
-    {OSSL_FUNC_KEYMGMT_GEN, (void (*)(void))km_gen},
-    {OSSL_FUNC_KEYMGMT_GEN_CLEANUP, (void (*)(void))km_gen_cleanup},
-    {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))rsa_query_operation_name},
-    {0, nullptr}};
+SECSF_KEYMGMT_TABLE(kRsaKeymgmt, KeyType::RSA, rsa_io_types, rsa_gettable_params,
+                    rsa_operation_name);
 
 }  // namespace secsf::prov

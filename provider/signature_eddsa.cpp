@@ -3,14 +3,9 @@
 #include "signature_common.h"
 
 namespace secsf::prov {
-namespace {
-void *eddsa_newctx(void *provctx, const char *propq) {
-    return sig_newctx(provctx, propq, KeyType::ED25519);
-}
-}  // namespace
 
 const OSSL_DISPATCH kEd25519Signature[] = {
-    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))eddsa_newctx},
+    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))sig_newctx_t<KeyType::ED25519>},
     {OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))sig_freectx},
     {OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))sig_dupctx},
     {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))sig_digest_sign_init},
