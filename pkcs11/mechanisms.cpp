@@ -16,11 +16,14 @@ struct Hash {
     int nid;
     CK_MECHANISM_TYPE mech;
     CK_RSA_PKCS_MGF_TYPE mgf;
+    CK_MECHANISM_TYPE hmac;
 };
 const Hash kHashes[] = {
-    {NID_sha1, CKM_SHA_1, CKG_MGF1_SHA1},       {NID_sha224, CKM_SHA224, CKG_MGF1_SHA224},
-    {NID_sha256, CKM_SHA256, CKG_MGF1_SHA256},  {NID_sha384, CKM_SHA384, CKG_MGF1_SHA384},
-    {NID_sha512, CKM_SHA512, CKG_MGF1_SHA512},
+    {NID_sha1, CKM_SHA_1, CKG_MGF1_SHA1, CKM_SHA_1_HMAC},
+    {NID_sha224, CKM_SHA224, CKG_MGF1_SHA224, CKM_SHA224_HMAC},
+    {NID_sha256, CKM_SHA256, CKG_MGF1_SHA256, CKM_SHA256_HMAC},
+    {NID_sha384, CKM_SHA384, CKG_MGF1_SHA384, CKM_SHA384_HMAC},
+    {NID_sha512, CKM_SHA512, CKG_MGF1_SHA512, CKM_SHA512_HMAC},
 };
 
 const Hash &hash(int nid) {
@@ -28,12 +31,13 @@ const Hash &hash(int nid) {
         if (h.nid == nid) return h;
     throw Error(Reason::Unsupported,
                 std::string("digest ") + (OBJ_nid2sn(nid) ? OBJ_nid2sn(nid) : "?") +
-                    " is not supported with PKCS#11 RSA-PSS");
+                    " has no PKCS#11 mechanism secsf knows");
 }
 }  // namespace
 
 CK_MECHANISM_TYPE hashMechanism(int nid) { return hash(nid).mech; }
 CK_RSA_PKCS_MGF_TYPE mgf1Generator(int nid) { return hash(nid).mgf; }
+CK_MECHANISM_TYPE hmacMechanism(int nid) { return hash(nid).hmac; }
 
 Bytes digestInfo(int nid, const Bytes &digest) {
     std::unique_ptr<X509_SIG, decltype(&X509_SIG_free)> sig(X509_SIG_new(), X509_SIG_free);

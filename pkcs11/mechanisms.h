@@ -11,6 +11,7 @@ namespace secsf::p11 {
 using Bytes = std::vector<unsigned char>;
 
 CK_MECHANISM_TYPE hashMechanism(int digestNid);  // throws Unsupported
+CK_MECHANISM_TYPE hmacMechanism(int digestNid);  // CKM_SHA256_HMAC...
 CK_RSA_PKCS_MGF_TYPE mgf1Generator(int digestNid);
 // DER DigestInfo (RFC 8017 9.2) around a digest made with digestNid.
 Bytes digestInfo(int digestNid, const Bytes &digest);

@@ -92,15 +92,10 @@ int km_import(void *keydata, int selection, const OSSL_PARAM params[]) {
     auto *k = static_cast<ProvKey *>(keydata);
     if (!k) return 0;
     return guard(k->ctx, 0, [&]() {
-        // A private key from outside does not belong in secsf: it is not in an SE.
-        if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) {
-            const char *priv = k->type == KeyType::EC ? OSSL_PKEY_PARAM_PRIV_KEY
-                                                      : OSSL_PKEY_PARAM_RSA_D;
-            if (OSSL_PARAM_locate_const(params, priv))
-                throw Error(Reason::Unsupported,
-                            "secsf does not take software private keys; generate the key in "
-                            "the SE or import it with the SE's own tools");
-        }
+        // Only the public half of a key from outside is taken (OpenSSL hands over
+        // whole key pairs, e.g. an ECDH peer given as a key pair): a software
+        // private key never becomes a secsf key, and secsf's signature and
+        // decryption refuse a key that is not in an SE.
         if (k->type == KeyType::ED25519) {
             const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_PUB_KEY);
             const void *pv = nullptr;

@@ -9,6 +9,7 @@ namespace secsf::prov {
 namespace {
 
 const char *ec_operation_name(int operation_id) {
+    if (operation_id == OSSL_OP_KEYEXCH) return "ECDH";
     return operation_id == OSSL_OP_SIGNATURE ? "ECDSA" : nullptr;
 }
 

@@ -9,7 +9,7 @@ namespace secsf::prov {
 namespace {
 
 const char *rsa_operation_name(int operation_id) {
-    return operation_id == OSSL_OP_SIGNATURE ? "RSA" : nullptr;
+    return operation_id == OSSL_OP_SIGNATURE || operation_id == OSSL_OP_ASYM_CIPHER ? "RSA" : nullptr;
 }
 
 const OSSL_PARAM kRsaPublic[] = {

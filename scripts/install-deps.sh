@@ -7,7 +7,7 @@ PACKAGES="
   libssl-dev openssl
   libp11-kit-dev p11-kit
   softhsm2 opensc libengine-pkcs11-openssl
-  libcppunit-dev
+  libcppunit-dev libunistring-dev
 "
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -8,15 +8,18 @@
 #include <string>
 #include <vector>
 
+#include "secsf/secure_bytes.h"
+
 namespace secsf {
 
 using Bytes = std::vector<unsigned char>;
 
-enum class KeyType { EC, RSA, ED25519 };
+// SECRET: a symmetric key (an enrolment key Ke, a Kpsa) used for HMAC inside the SE.
+enum class KeyType { EC, RSA, ED25519, SECRET };
 
 // The OpenSSL key type name: "EC", "RSA", "ED25519".
 inline const char *keyTypeName(KeyType t) {
-    return t == KeyType::EC ? "EC" : t == KeyType::RSA ? "RSA" : "ED25519";
+    return t == KeyType::EC ? "EC" : t == KeyType::RSA ? "RSA" : t == KeyType::ED25519 ? "ED25519" : "SECRET";
 }
 
 // A public key as plain numbers, enough to rebuild it in any provider.
@@ -38,6 +41,13 @@ struct SignRequest {
     int mgf1Nid = 0;     // PSS
 };
 
+struct DecryptRequest {
+    enum Padding { Pkcs1, Oaep } padding = Oaep;
+    int oaepDigestNid = 0;  // 0: SHA-1, as OpenSSL's default
+    int mgf1Nid = 0;        // 0: the OAEP digest
+    Bytes label;
+};
+
 enum Capability : uint32_t {
     CapSign = 1u << 0,
     CapDecrypt = 1u << 1,
@@ -45,6 +55,7 @@ enum Capability : uint32_t {
     CapKeyGen = 1u << 3,
     CapRandom = 1u << 4,
     CapStorage = 1u << 5,
+    CapHmac = 1u << 6,
 };
 
 // A key that lives in an SE. Thread-safe: one key is used from many threads.
@@ -59,6 +70,12 @@ public:
     virtual const PublicKey &publicKey() const = 0;
     // ECDSA returns r||s, each the size of the group order; RSA and EdDSA the signature.
     virtual Bytes sign(const SignRequest &req) = 0;
+    // ECDH: the shared secret Z with the peer's uncompressed public point.
+    virtual SecureBytes derive(const Bytes &peerPoint) = 0;
+    // RSA decryption in the SE; the plaintext may be keying material.
+    virtual SecureBytes decrypt(const DecryptRequest &req, const Bytes &ciphertext) = 0;
+    // HMAC with a secret key held in the SE (the TS-0003 key derivations).
+    virtual SecureBytes hmac(int digestNid, const Bytes &data) = 0;
 };
 
 struct KeyGenRequest {
@@ -89,6 +106,19 @@ public:
     virtual Found find(const std::string &uri) = 0;
     virtual std::shared_ptr<SeKey> generate(const KeyGenRequest &req) = 0;
     virtual Bytes random(size_t n) = 0;
+    // A symmetric key by URI (type=secret-key); throws NotFound/Ambiguous.
+    virtual std::shared_ptr<SeKey> findSecret(const std::string &uri) = 0;
+    // Puts a secret into the SE as a new non-extractable key object usable for HMAC
+    // (for a derived key, on an SE that cannot derive into an object); returns it.
+    virtual std::shared_ptr<SeKey> importSecret(const SecureBytes &value, const std::string &label,
+                                                const std::string &where) = 0;
+
+    // Secure storage: small data objects tagged with their owner (AE-ID or CSE-ID)
+    // and private to it. get() of another owner's object is NotFound.
+    virtual void storagePut(const std::string &owner, const std::string &name, const Bytes &data) = 0;
+    virtual Bytes storageGet(const std::string &owner, const std::string &name) = 0;
+    virtual bool storageDelete(const std::string &owner, const std::string &name) = 0;
+    virtual std::vector<std::string> storageList(const std::string &owner) = 0;
 };
 
 }  // namespace secsf

@@ -34,11 +34,17 @@ public:
     std::string seName() const override { return seName_; }
     KeyType keyType() const override { return pub_.type; }
     bool hasPrivate() const override { return ref_.cls == CKO_PRIVATE_KEY; }
+    bool isSecret() const { return ref_.cls == CKO_SECRET_KEY; }
     bool hasPublic() const override { return hasPub_; }
     const PublicKey &publicKey() const override;
     Bytes sign(const SignRequest &req) override;
+    SecureBytes derive(const Bytes &peerPoint) override;
+    SecureBytes decrypt(const DecryptRequest &req, const Bytes &ciphertext) override;
+    SecureBytes hmac(int digestNid, const Bytes &data) override;
 
 private:
+    template <class Op> void run(const char *what, Op op);
+    template <class Call> static CK_RV twoStep(Bytes &out, Call call);
     // Re-finds token and object after a fork or a vanished handle.
     void refresh(std::unique_lock<std::mutex> &lk);
     std::shared_ptr<p11::Token> currentToken(CK_OBJECT_HANDLE &h);

@@ -200,14 +200,13 @@ Found Pkcs11Plugin::find(const std::string &text) {
     return out;
 }
 
-std::shared_ptr<SeKey> Pkcs11Plugin::generate(const KeyGenRequest &req) {
+std::shared_ptr<p11::Token> Pkcs11Plugin::tokenFor(const std::string &where, p11::PinSource &pin) {
     std::shared_ptr<p11::Token> tok;
-    p11::PinSource pin;
-    if (!req.where.empty()) {
-        p11::Uri u = p11::Uri::parse(req.where);
+    if (!where.empty()) {
+        p11::Uri u = p11::Uri::parse(where);
         for (auto &t : module_->tokens())
             if (u.matchesToken(t->info())) {
-                if (tok) throw Error(Reason::Ambiguous, req.where + " matches several tokens");
+                if (tok) throw Error(Reason::Ambiguous, u.redacted() + " matches several tokens");
                 tok = t;
             }
         if (!tok) throw Error(Reason::NotFound, "no token matches " + u.redacted());
@@ -219,6 +218,12 @@ std::shared_ptr<SeKey> Pkcs11Plugin::generate(const KeyGenRequest &req) {
         pin = pinFor(*tok);
     }
     tok->login(pin);
+    return tok;
+}
+
+std::shared_ptr<SeKey> Pkcs11Plugin::generate(const KeyGenRequest &req) {
+    p11::PinSource pin;
+    std::shared_ptr<p11::Token> tok = tokenFor(req.where, pin);
     p11::Session s = tok->session();
     CK_FUNCTION_LIST *f = s.fn();
 

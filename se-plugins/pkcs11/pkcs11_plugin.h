@@ -27,14 +27,26 @@ public:
 
     std::string name() const override { return cfg_.name; }
     int securityLevel() const override { return cfg_.securityLevel; }
-    uint32_t capabilities() const override { return CapSign | CapKeyGen | CapRandom; }
+    uint32_t capabilities() const override {
+        return CapSign | CapKeyGen | CapRandom | CapDerive | CapDecrypt | CapHmac | CapStorage;
+    }
     bool handlesUri(const std::string &uri) const override;
 
     Found find(const std::string &uri) override;
     std::shared_ptr<SeKey> generate(const KeyGenRequest &req) override;
     Bytes random(size_t n) override;
+    std::shared_ptr<SeKey> findSecret(const std::string &uri) override;
+    std::shared_ptr<SeKey> importSecret(const SecureBytes &value, const std::string &label,
+                                        const std::string &where) override;
+    void storagePut(const std::string &owner, const std::string &name, const Bytes &data) override;
+    Bytes storageGet(const std::string &owner, const std::string &name) override;
+    bool storageDelete(const std::string &owner, const std::string &name) override;
+    std::vector<std::string> storageList(const std::string &owner) override;
 
 private:
+    // The token a URI names (exactly one; empty: the default token), logged in
+    // with the URI's PIN or, for the configured token only, the configured one.
+    std::shared_ptr<p11::Token> tokenFor(const std::string &where, p11::PinSource &pin);
     bool isConfiguredToken(const p11::Token &t) const;
     std::shared_ptr<p11::Token> defaultToken();
     p11::PinSource pinFor(const p11::Token &t) const;
