@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "rv.h"
+#include "secsf/device_call.h"
 #include "token.h"
 
 namespace secsf::p11 {
@@ -37,6 +38,7 @@ void Module::initialize() {
     CK_C_INITIALIZE_ARGS args{};
     args.flags = CKF_OS_LOCKING_OK;
     tInsideInitialize = true;
+    DeviceCall inside;
     // Modules that use libcrypto themselves (SoftHSM tries to load the rdrand engine)
     // leave errors on the shared queue; they would bury secsf's own message.
     ERR_set_mark();

@@ -2,6 +2,7 @@
 
 #include "module.h"
 #include "rv.h"
+#include "secsf/device_call.h"
 
 namespace secsf::p11 {
 
@@ -103,6 +104,7 @@ void Token::login(const PinSource &pin) {
                     describe() + " has one PIN try left; secsf will not spend it "
                                  "(log in once with the right PIN using the token's tools)");
     CK_RV rv;
+    DeviceCall inside;
     if (protectedPath_) {
         rv = f->C_Login(keepAlive_, CKU_USER, nullptr, 0);
     } else {

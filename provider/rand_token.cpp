@@ -11,7 +11,12 @@
 #include <algorithm>
 #include <mutex>
 
+#include <sys/random.h>
+
+#include <cerrno>
+
 #include "errors.h"
+#include "secsf/device_call.h"
 #include "provider.h"
 
 namespace secsf::prov {
@@ -21,7 +26,7 @@ constexpr size_t kMaxRequest = 1 << 16;
 
 struct RandCtx {
     ProvCtx *ctx;
-    std::mutex mu;
+    std::recursive_mutex mu;  // the module may come back through libcrypto
     bool locking = false;
     int state = EVP_RAND_STATE_UNINITIALISED;
 };
@@ -50,6 +55,20 @@ int rng_uninstantiate(void *c) {
 }
 
 bool fill(RandCtx *r, unsigned char *out, size_t len) {
+    // The device module itself asking (through libcrypto) for random numbers: serve
+    // it from the kernel, as it would be without secsf, instead of re-entering it.
+    if (insideDeviceCall()) {
+        while (len > 0) {
+            ssize_t n = getrandom(out, len, 0);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return false;
+            }
+            out += n;
+            len -= (size_t)n;
+        }
+        return true;
+    }
     return guard(r->ctx, false, [&] {
         SePlugin &se = r->ctx->registry.byName("");
         while (len > 0) {

@@ -6,6 +6,7 @@
 #include "../../pkcs11/objects.h"
 #include "../../pkcs11/rv.h"
 #include "../../pkcs11/uri.h"
+#include "secsf/device_call.h"
 #include "pkcs11_key.h"
 #include "pkcs11_pubkey.h"
 
@@ -80,6 +81,7 @@ std::shared_ptr<p11::Token> Pkcs11Plugin::defaultToken() {
 }
 
 Found Pkcs11Plugin::find(const std::string &text) {
+    DeviceCall inside;  // see secsf/device_call.h
     p11::Uri uri = p11::Uri::parse(text);
     std::shared_ptr<p11::Module> module = module_;
     if (auto mp = uri.modulePath()) {
@@ -222,6 +224,7 @@ std::shared_ptr<p11::Token> Pkcs11Plugin::tokenFor(const std::string &where, p11
 }
 
 std::shared_ptr<SeKey> Pkcs11Plugin::generate(const KeyGenRequest &req) {
+    DeviceCall inside;  // see secsf/device_call.h
     p11::PinSource pin;
     std::shared_ptr<p11::Token> tok = tokenFor(req.where, pin);
     p11::Session s = tok->session();
@@ -293,6 +296,7 @@ std::shared_ptr<SeKey> Pkcs11Plugin::generate(const KeyGenRequest &req) {
 }
 
 Bytes Pkcs11Plugin::random(size_t n) {
+    DeviceCall inside;  // see secsf/device_call.h
     auto tok = defaultToken();
     p11::Session s = tok->session();
     Bytes out(n);

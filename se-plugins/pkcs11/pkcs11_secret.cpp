@@ -7,6 +7,7 @@
 #include "../../pkcs11/uri.h"
 #include "pkcs11_key.h"
 #include "pkcs11_plugin.h"
+#include "secsf/device_call.h"
 
 namespace secsf {
 
@@ -33,6 +34,7 @@ std::shared_ptr<SeKey> makeSecret(const std::string &se, std::shared_ptr<p11::Mo
 }  // namespace
 
 std::shared_ptr<SeKey> Pkcs11Plugin::findSecret(const std::string &text) {
+    DeviceCall inside;  // see secsf/device_call.h
     p11::Uri uri = p11::Uri::parse(text);
     auto cls = uri.objectClass();
     if (cls && *cls != CKO_SECRET_KEY)
@@ -60,6 +62,7 @@ std::shared_ptr<SeKey> Pkcs11Plugin::findSecret(const std::string &text) {
 
 std::shared_ptr<SeKey> Pkcs11Plugin::importSecret(const SecureBytes &value, const std::string &label,
                                                   const std::string &where) {
+    DeviceCall inside;  // see secsf/device_call.h
     p11::PinSource pin;
     auto tok = tokenFor(where, pin);
     p11::Session s = tok->session();

@@ -4,6 +4,7 @@
 #include "../../pkcs11/objects.h"
 #include "../../pkcs11/rv.h"
 #include "pkcs11_plugin.h"
+#include "secsf/device_call.h"
 
 namespace secsf {
 
@@ -28,6 +29,7 @@ std::vector<CK_OBJECT_HANDLE> findData(p11::Session &s, const std::string &app,
 }  // namespace
 
 void Pkcs11Plugin::storagePut(const std::string &owner, const std::string &name, const Bytes &data) {
+    DeviceCall inside;  // see secsf/device_call.h
     std::string app = application(owner);
     if (name.empty()) throw Error(Reason::BadInput, "a stored object needs a name");
     if (data.size() > kMaxObject)
@@ -52,6 +54,7 @@ void Pkcs11Plugin::storagePut(const std::string &owner, const std::string &name,
 }
 
 Bytes Pkcs11Plugin::storageGet(const std::string &owner, const std::string &name) {
+    DeviceCall inside;  // see secsf/device_call.h
     std::string app = application(owner);
     p11::PinSource pin;
     auto tok = tokenFor("", pin);
@@ -65,6 +68,7 @@ Bytes Pkcs11Plugin::storageGet(const std::string &owner, const std::string &name
 }
 
 bool Pkcs11Plugin::storageDelete(const std::string &owner, const std::string &name) {
+    DeviceCall inside;  // see secsf/device_call.h
     std::string app = application(owner);
     p11::PinSource pin;
     auto tok = tokenFor("", pin);
@@ -76,6 +80,7 @@ bool Pkcs11Plugin::storageDelete(const std::string &owner, const std::string &na
 }
 
 std::vector<std::string> Pkcs11Plugin::storageList(const std::string &owner) {
+    DeviceCall inside;  // see secsf/device_call.h
     std::string app = application(owner);
     p11::PinSource pin;
     auto tok = tokenFor("", pin);
