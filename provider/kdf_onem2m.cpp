@@ -76,7 +76,8 @@ SecureBytes inSe(KdfCtx *k, const Bytes &data) {
     if (k->keyUri.empty()) throw Error(Reason::BadInput, "mode " + k->mode + " needs key-uri (the key in the SE)");
     SePlugin &se = k->ctx->registry.forUri(k->keyUri);
     if (!(se.capabilities() & CapHmac))
-        throw Error(Reason::Unsupported, "SE '" + se.name() + "' cannot compute HMAC");
+        throw Error(Reason::Unsupported, "SE '" + se.name() + "' (" + se.info().device +
+                                             ") offers no CKM_SHA256_HMAC for the TS-0003 derivations");
     return se.findSecret(k->keyUri)->hmac(NID_sha256, data);
 }
 

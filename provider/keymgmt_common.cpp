@@ -311,10 +311,8 @@ const OSSL_PARAM *km_gen_settable_params(void *, void *, KeyType t) {
 void *km_gen(void *genctx, OSSL_CALLBACK *, void *) {
     auto *g = static_cast<GenCtx *>(genctx);
     return guard(g->ctx, (void *)nullptr, [&]() -> void * {
-        SePlugin &se = g->req.where.empty() ? g->ctx->registry.byName(g->se)
+        SePlugin &se = g->req.where.empty() ? g->ctx->registry.able(CapKeyGen, "generate keys", g->se)
                                             : g->ctx->registry.forUri(g->req.where);
-        if (!(se.capabilities() & CapKeyGen))
-            throw Error(Reason::Unsupported, "SE '" + se.name() + "' cannot generate keys");
         std::unique_ptr<ProvKey> k(new ProvKey(g->ctx, g->req.type));
         k->adopt(se.generate(g->req));
         return k.release();

@@ -41,9 +41,9 @@ void rng_freectx(void *c) { delete static_cast<RandCtx *>(c); }
 int rng_instantiate(void *c, unsigned int, int, const unsigned char *, size_t, const OSSL_PARAM[]) {
     auto *r = static_cast<RandCtx *>(c);
     return guard(r->ctx, 0, [&] {
-        SePlugin &se = r->ctx->registry.byName("");
-        if (!(se.capabilities() & CapRandom))
-            throw Error(Reason::Unsupported, "SE '" + se.name() + "' has no random number generator");
+        // Instantiated from inside a device call (the module's own RAND_bytes): no
+        // device question now; such draws are served by the kernel anyway.
+        if (!insideDeviceCall()) r->ctx->registry.able(CapRandom, "generate random numbers");
         r->state = EVP_RAND_STATE_READY;
         return 1;
     });
@@ -70,7 +70,7 @@ bool fill(RandCtx *r, unsigned char *out, size_t len) {
         return true;
     }
     return guard(r->ctx, false, [&] {
-        SePlugin &se = r->ctx->registry.byName("");
+        SePlugin &se = r->ctx->registry.able(CapRandom, "generate random numbers");
         while (len > 0) {
             size_t n = std::min(len, kMaxRequest);
             Bytes b = se.random(n);

@@ -32,6 +32,16 @@ SePlugin &SeRegistry::byName(const std::string &name) const {
     throw Error(Reason::NotFound, "no Secure Environment is named '" + want + "'");
 }
 
+SePlugin &SeRegistry::able(uint32_t cap, const std::string &what, const std::string &name) const {
+    SePlugin &first = byName(name);
+    if (first.capabilities() & cap) return first;
+    if (name.empty())
+        for (auto &p : plugins_)
+            if (p->capabilities() & cap) return *p;
+    throw Error(Reason::Unsupported, "Secure Environment '" + first.name() + "' (" + first.info().device +
+                                         ") cannot " + what + ", and no other configured SE can");
+}
+
 SePlugin &SeRegistry::byLevel(int minLevel) const {
     SePlugin &d = byName("");
     if (d.securityLevel() >= minLevel) return d;

@@ -24,6 +24,9 @@ public:
     SePlugin &byName(const std::string &name) const;
     // The default SE if its level suffices, else the first SE with level >= min.
     SePlugin &byLevel(int minLevel) const;
+    // The named SE (empty: the default) if it can do `cap`; with no name, else the
+    // first SE that can. Throws a sentence naming what is missing.
+    SePlugin &able(uint32_t cap, const std::string &what, const std::string &name = "") const;
 
 private:
     std::vector<std::shared_ptr<SePlugin>> plugins_;

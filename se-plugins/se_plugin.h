@@ -94,12 +94,24 @@ struct Found {
     Bytes certificate;  // DER, when the SE holds one that matches
 };
 
+// What an SE can do, in the terms a user chooses an SE by.
+struct SeInfo {
+    std::string device;                  // e.g. "token 'node1' (SoftHSM project, SoftHSM v2)"
+    std::vector<std::string> mechanisms;  // the ones secsf uses, by PKCS#11-style name
+    std::vector<std::string> curves;      // EC curves for key generation
+    int rsaMinBits = 0, rsaMaxBits = 0;   // 0: no RSA key generation
+    bool ecdhSecretStaysInside = false;   // can run a KDF on Z without Z leaving
+    bool derivesIntoObject = false;       // can put a derived key into an object itself
+};
+
 class SePlugin {
 public:
     virtual ~SePlugin() = default;
     virtual std::string name() const = 0;
     virtual int securityLevel() const = 0;
-    virtual uint32_t capabilities() const = 0;
+    // Read from the device on first use (so they are true for the token in hand).
+    virtual uint32_t capabilities() = 0;
+    virtual SeInfo info() = 0;
     virtual bool handlesUri(const std::string &uri) const = 0;
 
     // Throws Error(NotFound/Ambiguous/PinRequired...) with a sentence.

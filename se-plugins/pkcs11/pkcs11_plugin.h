@@ -4,6 +4,7 @@
 // offered to the configured token.
 #pragma once
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "../../pkcs11/module.h"
@@ -27,9 +28,8 @@ public:
 
     std::string name() const override { return cfg_.name; }
     int securityLevel() const override { return cfg_.securityLevel; }
-    uint32_t capabilities() const override {
-        return CapSign | CapKeyGen | CapRandom | CapDerive | CapDecrypt | CapHmac | CapStorage;
-    }
+    uint32_t capabilities() override;
+    SeInfo info() override;
     bool handlesUri(const std::string &uri) const override;
 
     Found find(const std::string &uri) override;
@@ -51,7 +51,16 @@ private:
     std::shared_ptr<p11::Token> defaultToken();
     p11::PinSource pinFor(const p11::Token &t) const;
 
+    struct Probe {
+        uint64_t generation = ~0ull;
+        uint32_t caps = 0;
+        SeInfo info;
+    };
+    const Probe &probe();  // the default token's mechanisms, once per module generation
+
     Pkcs11Config cfg_;
+    std::mutex probeMu_;
+    Probe probe_;
     std::shared_ptr<p11::Module> module_;  // loaded lazily by Module itself
 };
 

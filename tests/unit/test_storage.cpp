@@ -1,10 +1,12 @@
-// Secure storage through the SE plug-in interface: owner-tagged, private objects.
+// The SE plug-in interface on its own: secure storage (owner-tagged, private
+// objects) and the capabilities the router chooses by.
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <algorithm>
 #include <functional>
 
 #include "../../se-plugins/pkcs11/pkcs11_plugin.h"
+#include "../../se-plugins/registry.h"
 #include "fixture.h"
 #include "secsf/error.h"
 
@@ -39,6 +41,8 @@ class StorageTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(deleteRemoves);
     CPPUNIT_TEST(badInputRefused);
     CPPUNIT_TEST(objectsArePrivateOnTheToken);
+    CPPUNIT_TEST(capabilitiesComeFromTheToken);
+    CPPUNIT_TEST(routerNamesWhatIsMissing);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -82,6 +86,40 @@ public:
         fgets(buf, sizeof buf, f);
         pclose(f);
         CPPUNIT_ASSERT_EQUAL(0, atoi(buf));
+    }
+    void capabilitiesComeFromTheToken() {
+        uint32_t caps = se().capabilities();
+        for (uint32_t c : {secsf::CapSign, secsf::CapKeyGen, secsf::CapDerive, secsf::CapDecrypt,
+                           secsf::CapHmac, secsf::CapRandom, secsf::CapStorage})
+            CPPUNIT_ASSERT(caps & c);
+        secsf::SeInfo i = se().info();
+        auto has = [&](const std::vector<std::string> &v, const char *x) {
+            return std::find(v.begin(), v.end(), x) != v.end();
+        };
+        for (const char *m : {"ECDSA", "RSA-PKCS-PSS", "RSA-PKCS-OAEP", "ECDH1-DERIVE", "SHA256-HMAC", "EDDSA"})
+            CPPUNIT_ASSERT_MESSAGE(m, has(i.mechanisms, m));
+        for (const char *c : {"P-256", "P-384", "P-521", "Ed25519"}) CPPUNIT_ASSERT_MESSAGE(c, has(i.curves, c));
+        CPPUNIT_ASSERT(i.rsaMinBits > 0 && i.rsaMinBits <= 2048 && i.rsaMaxBits >= 4096);
+        // SoftHSM 2.6.1 has no HKDF mechanism: Z and derived keys cross host memory.
+        CPPUNIT_ASSERT(!i.ecdhSecretStaysInside && !i.derivesIntoObject);
+        CPPUNIT_ASSERT_MESSAGE(i.device, i.device.find("node1") != std::string::npos &&
+                                             i.device.find("SoftHSM") != std::string::npos);
+    }
+    void routerNamesWhatIsMissing() {
+        secsf::SeRegistry reg;
+        secsf::Pkcs11Config cfg;
+        cfg.modulePath = getenv("SOFTHSM_MODULE") ? getenv("SOFTHSM_MODULE") : "/usr/lib/softhsm/libsofthsm2.so";
+        cfg.token = "node1";
+        reg.add(std::make_shared<secsf::Pkcs11Plugin>(cfg));
+        CPPUNIT_ASSERT_EQUAL(std::string("pkcs11"), reg.able(secsf::CapHmac, "compute HMAC").name());
+        std::string why;
+        try {
+            reg.able(1u << 30, "teleport keys");
+        } catch (const secsf::Error &e) {
+            why = e.what();
+        }
+        CPPUNIT_ASSERT_MESSAGE(why, why.find("cannot teleport keys") != std::string::npos &&
+                                        why.find("node1") != std::string::npos);
     }
 };
 
