@@ -20,6 +20,13 @@ done
 check "ECDH by URI" openssl pkeyutl -derive -inkey 'pkcs11:token=node1;object=dh256;type=private' \
     -peerkey peer256.pub -out z.uri
 check "  and it is the same Z" cmp z.uri z256.default
+kdfopts=(-pkeyopt kdf-type:X963KDF -pkeyopt kdf-digest:SHA256 -pkeyopt kdf-outlen:48 -pkeyopt hexkdf-ukm:53412d31)
+check "SA keys in one call: ECDH in the token + X9.63 KDF" \
+    openssl pkeyutl -derive -inkey dh256.pem -peerkey peer256.pub "${kdfopts[@]}" -out sa.secsf
+check "the peer derives with OpenSSL's ECDH + X9.63" \
+    soft pkeyutl -derive -inkey peer256.key -peerkey dh256.pub "${kdfopts[@]}" -out sa.default
+check "  the SA keys are equal" cmp sa.secsf sa.default
+check "  and 48 bytes long" test "$(wc -c <sa.secsf)" -eq 48
 check_fails "ECDH with peers on different curves is refused" "P-384\|secp384r1" \
     openssl pkeyutl -derive -inkey dh256.pem -peerkey peer384.pub
 
