@@ -8,6 +8,7 @@ PACKAGES="
   libp11-kit-dev p11-kit
   softhsm2 opensc libengine-pkcs11-openssl
   libcppunit-dev libunistring-dev
+  nginx curl
 "
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -1,0 +1,106 @@
+// The secsf ENGINE: for programs that take hardware keys only as `engine:` keys
+// (nginx 1.22's ssl_certificate_key engine:..., curl --engine, stunnel). Its key
+// loaders take the provider's key URIs and return keys that the secsf provider
+// holds, loaded through OSSL_STORE; the engine itself implements no cryptography.
+#define OPENSSL_SUPPRESS_DEPRECATED 1  // ENGINE is deprecated in OpenSSL 3, and still what these programs use
+#include <openssl/engine.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/provider.h>
+#include <openssl/store.h>
+
+#include <cstring>
+#include <string>
+
+namespace {
+
+const char *const kEngineId = "secsf";
+const char *const kEngineName = "secsf: keys in Secure Environments through the secsf provider";
+
+int gLib = 0;  // ERR library code of this engine
+enum { kReasonNoProvider = 100, kReasonNoKey, kReasonBadId };
+
+// Not const: ERR_load_strings() writes the library code into the table.
+ERR_STRING_DATA kReasons[] = {
+    {0, "secsf engine"},  // set in bind()
+    {ERR_PACK(0, 0, kReasonNoProvider), "the secsf provider is not loaded"},
+    {ERR_PACK(0, 0, kReasonNoKey), "no such key"},
+    {ERR_PACK(0, 0, kReasonBadId), "bad key id"},
+    {0, nullptr}};
+
+void raise(int reason, const std::string &msg) {
+    ERR_raise_data(gLib, reason, "%s", msg.c_str());
+}
+
+// Keys are loaded through the provider that the application's openssl.cnf loads; the
+// engine never loads it on its own, since the provider's section holds its settings.
+bool providerReady() {
+    if (OSSL_PROVIDER_available(nullptr, "secsf")) return true;
+    raise(kReasonNoProvider,
+          "add secsf to [provider_sect] of openssl.cnf (see the secsf README); the engine "
+          "only hands its key URIs to the provider");
+    return false;
+}
+
+EVP_PKEY *load(const char *id, int want) {
+    if (!id || !*id) {
+        raise(kReasonBadId, "empty key id: give a pkcs11: URI or a SECSF KEY file");
+        return nullptr;
+    }
+    if (!providerReady()) return nullptr;
+    OSSL_STORE_CTX *s = OSSL_STORE_open_ex(id, nullptr, nullptr, nullptr, nullptr, nullptr,
+                                           nullptr, nullptr);
+    if (!s) {
+        raise(kReasonNoKey, std::string("cannot open key ") + (strlen(id) > 200 ? "(long id)" : id));
+        return nullptr;
+    }
+    OSSL_STORE_expect(s, want);
+    EVP_PKEY *key = nullptr;
+    while (!key && !OSSL_STORE_eof(s)) {
+        OSSL_STORE_INFO *info = OSSL_STORE_load(s);
+        if (!info) break;
+        int t = OSSL_STORE_INFO_get_type(info);
+        if (t == OSSL_STORE_INFO_PKEY && want == OSSL_STORE_INFO_PKEY)
+            key = OSSL_STORE_INFO_get1_PKEY(info);
+        else if (want == OSSL_STORE_INFO_PUBKEY && t == OSSL_STORE_INFO_PUBKEY)
+            key = OSSL_STORE_INFO_get1_PUBKEY(info);
+        else if (want == OSSL_STORE_INFO_PUBKEY && t == OSSL_STORE_INFO_PKEY)
+            key = OSSL_STORE_INFO_get1_PKEY(info);
+        OSSL_STORE_INFO_free(info);
+    }
+    OSSL_STORE_close(s);
+    if (!key)
+        raise(kReasonNoKey, std::string(want == OSSL_STORE_INFO_PKEY ? "no private key at "
+                                                                     : "no public key at ") +
+                                (strlen(id) > 200 ? "(long id)" : id));
+    return key;
+}
+
+EVP_PKEY *loadPrivate(ENGINE *, const char *id, UI_METHOD *, void *) {
+    return load(id, OSSL_STORE_INFO_PKEY);
+}
+
+EVP_PKEY *loadPublic(ENGINE *, const char *id, UI_METHOD *, void *) {
+    return load(id, OSSL_STORE_INFO_PUBKEY);
+}
+
+int bind(ENGINE *e, const char *id) {
+    if (id && strcmp(id, kEngineId) != 0) return 0;
+    // Once per process: dynamic loading binds more than one ENGINE structure, and
+    // the strings must outlive all of them.
+    if (!gLib) {
+        gLib = ERR_get_next_error_library();
+        kReasons[0].error = ERR_PACK(gLib, 0, 0);  // the library's name; 0 would end the table
+        ERR_load_strings(gLib, kReasons);
+    }
+    return ENGINE_set_id(e, kEngineId) && ENGINE_set_name(e, kEngineName) &&
+           ENGINE_set_load_privkey_function(e, loadPrivate) &&
+           ENGINE_set_load_pubkey_function(e, loadPublic);
+}
+
+}  // namespace
+
+extern "C" {
+__attribute__((visibility("default"))) IMPLEMENT_DYNAMIC_CHECK_FN()
+__attribute__((visibility("default"))) IMPLEMENT_DYNAMIC_BIND_FN(bind)
+}

@@ -1,0 +1,104 @@
+#!/bin/bash
+# The ENGINE face with the real programs from Debian: nginx serving HTTPS with its
+# key in the token through engine:secsf:pkcs11:..., curl fetching and verifying it,
+# curl doing mutual TLS with its client key in the token through the engine, and the
+# openssl CLI signing through -engine secsf. Bounded in time, loopback only.
+. "$(dirname "$0")/lib/setup.sh"
+: "${OPENSSL_ENGINES:?run through make check, which sets OPENSSL_ENGINES}"
+NGINX=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
+SRV='pkcs11:token=node1;object=web;type=private'
+CLI='pkcs11:token=node1;object=curl-client;type=private'
+
+check "server key in the token" openssl genpkey -propquery provider=secsf -algorithm EC \
+    -pkeyopt group:P-256 -pkeyopt secsf.label:web -out web.pem
+check "server certificate for localhost" openssl req -new -x509 -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -key "$SRV" -out web.crt
+check "client key in the token" openssl genpkey -propquery provider=secsf -algorithm RSA \
+    -pkeyopt bits:2048 -pkeyopt secsf.label:curl-client -out client.pem
+check "client certificate" openssl req -new -x509 -days 2 -subj /CN=curl-client -key "$CLI" -out client.crt
+
+# openssl CLI through the engine
+openssl dgst -sha256 -binary web.crt >digest.bin
+check "pkeyutl -engine secsf -keyform engine signs" openssl pkeyutl -engine secsf -keyform engine \
+    -sign -inkey "$SRV" -in digest.bin -out engine.sig
+openssl pkey -in web.pem -pubout -out web.pub
+check "  the signature verifies under the default provider" env OPENSSL_CONF=/dev/null \
+    openssl pkeyutl -verify -pubin -inkey web.pub -in digest.bin -sigfile engine.sig
+check_fails "a bad key id through the engine: clear error" "no private key at" \
+    openssl pkeyutl -engine secsf -keyform engine -sign -inkey 'pkcs11:token=node1;object=nope;type=private' -in digest.bin
+
+# nginx loads `engine:` keys without initialising the engine: openssl.cnf does it
+# (init = 1), as for any engine a server uses.
+cp openssl.cnf provider-only.cnf
+sed -i 's/^providers = provider_sect/providers = provider_sect\nengines = engine_sect/' openssl.cnf
+cat >>openssl.cnf <<CONF
+[engine_sect]
+secsf = secsf_engine_sect
+[secsf_engine_sect]
+engine_id = secsf
+dynamic_path = $OPENSSL_ENGINES/secsf.so
+init = 1
+CONF
+
+port=$(free_port)
+mkdir -p nginx/tmp
+write_nginx_conf() {  # KEY-ID FILE
+    cat >"$2" <<CONF
+daemon off;
+master_process on;
+worker_processes 1;
+user root;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log info;
+env SOFTHSM2_CONF;
+env OPENSSL_CONF;
+env OPENSSL_ENGINES;
+events { worker_connections 16; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/tmp;
+    server {
+        listen 127.0.0.1:$port ssl;
+        server_name localhost;
+        ssl_certificate $WORK/web.crt;
+        ssl_certificate_key "engine:secsf:$1";
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_verify_client optional;
+        ssl_client_certificate $WORK/client.crt;
+        location / { return 200 "secsf \$ssl_protocol client=\$ssl_client_verify \$ssl_client_s_dn\n"; }
+    }
+}
+CONF
+}
+write_nginx_conf "$SRV" nginx/nginx.conf
+check "nginx -t accepts the engine key" timeout 60 "$NGINX" -t -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
+write_nginx_conf 'pkcs11:token=node1;object=missing;type=private' nginx/bad.conf
+check_fails "nginx -t with a key id that names nothing: clear error" "no private key" \
+    timeout 60 "$NGINX" -t -p "$WORK/nginx" -c "$WORK/nginx/bad.conf"
+
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >nginx/stdout 2>&1 &
+NGINX_PID=$!
+at_exit "kill $NGINX_PID 2>/dev/null"
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+curl_https() { timeout 30 curl -sS --max-time 20 \
+    --cacert web.crt --resolve "localhost:$port:127.0.0.1" "https://localhost:$port/" "$@"; }
+
+check "curl fetches from nginx, server key in the token" sh -c \
+    "$(declare -f curl_https); port=$port; curl_https >page1.txt"
+check "  the page came over TLS 1.3, no client certificate" grep -q "^secsf TLSv1.3 client=NONE" page1.txt
+check "curl mutual TLS 1.3 with its key in the token through the engine" sh -c \
+    "$(declare -f curl_https); port=$port; curl_https --engine secsf --key-type ENG --key '$CLI' --cert client.crt >page2.txt"
+check "  nginx verified the client certificate" grep -q "^secsf TLSv1.3 client=SUCCESS CN=curl-client" page2.txt
+check "curl mutual TLS over TLS 1.2" sh -c \
+    "$(declare -f curl_https); port=$port; curl_https --tls-max 1.2 --engine secsf --key-type ENG --key '$CLI' --cert client.crt >page3.txt"
+check "  TLS 1.2, client verified" grep -q "^secsf TLSv1.2 client=SUCCESS" page3.txt
+check_fails "curl with a bad engine key id: clear error, no crash" "could not load\|unable to\|engine" \
+    curl_https --engine secsf --key-type ENG --key 'pkcs11:token=node1;object=nope;type=private' --cert client.crt
+
+kill -QUIT "$NGINX_PID"
+rc=0
+timeout 30 tail --pid="$NGINX_PID" -f /dev/null || rc=$?
+wait "$NGINX_PID"
+nrc=$?
+if [ $rc -eq 0 ] && [ $nrc -eq 0 ]; then ok "nginx stops cleanly (exit 0)"; else not_ok "nginx exit $nrc"; tail -5 nginx/error.log | sed 's/^/# /'; fi
+check "nginx logged no worker crash" sh -c "! grep -q 'exited on signal' nginx/error.log"
