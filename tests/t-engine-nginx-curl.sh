@@ -4,7 +4,8 @@
 # curl doing mutual TLS with its client key in the token through the engine, and the
 # openssl CLI signing through -engine secsf. Bounded in time, loopback only.
 . "$(dirname "$0")/lib/setup.sh"
-: "${OPENSSL_ENGINES:?run through make check, which sets OPENSSL_ENGINES}"
+# Only here: other checks load libp11's engine from the system directory.
+export OPENSSL_ENGINES="${SECSF_ENGINE_DIR:?run through make check, which sets SECSF_ENGINE_DIR}"
 NGINX=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
 SRV='pkcs11:token=node1;object=web;type=private'
 CLI='pkcs11:token=node1;object=curl-client;type=private'
