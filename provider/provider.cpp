@@ -11,6 +11,7 @@
 #include <string>
 
 #include "../se-plugins/pkcs11/pkcs11_plugin.h"
+#include "../se-plugins/tpm2/tpm2_plugin.h"
 #include "errors.h"
 #include "provctx.h"
 #include "provider.h"
@@ -55,7 +56,8 @@ const OSSL_ALGORITHM kKdf[] = {
     {nullptr, nullptr, nullptr, nullptr}};
 
 const OSSL_ALGORITHM kStore[] = {
-    {"pkcs11", SECSF_PROPS, kPkcs11Store, "RFC 7512 PKCS#11 URIs"},
+    {"pkcs11", SECSF_PROPS, kSeStore, "RFC 7512 PKCS#11 URIs"},
+    {"tpm2", SECSF_PROPS, kSeStore, "TPM 2.0 key URIs (tpm2:handle=...|file=...)"},
     {nullptr, nullptr, nullptr, nullptr}};
 
 const OSSL_ALGORITHM kDecoder[] = {
@@ -151,6 +153,15 @@ void configure(ProvCtx *ctx, OSSL_FUNC_core_get_params_fn *gp) {
     std::string level = get("pkcs11-security-level");
     if (!level.empty()) pc.securityLevel = std::atoi(level.c_str());
     if (!pc.modulePath.empty()) ctx->registry.add(std::make_shared<Pkcs11Plugin>(pc));
+    tpm2::Config tc;
+    tc.tcti = get("tpm2-tcti");
+    if (!get("tpm2-se-name").empty()) tc.name = get("tpm2-se-name");
+    if (!get("tpm2-parent-handle").empty())
+        tc.parentHandle = (uint32_t)std::strtoul(get("tpm2-parent-handle").c_str(), nullptr, 0);
+    tc.ownerAuthSource = get("tpm2-owner-auth-source");
+    tc.lockFile = get("tpm2-lock-file");
+    if (!get("tpm2-security-level").empty()) tc.securityLevel = std::atoi(get("tpm2-security-level").c_str());
+    if (!tc.tcti.empty()) ctx->registry.add(std::make_shared<tpm2::Plugin>(tc));
     ctx->registry.setDefault(get("default-se"));
 }
 

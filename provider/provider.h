@@ -11,7 +11,7 @@ extern const OSSL_DISPATCH kEd25519UriDecoder[];
 extern const OSSL_DISPATCH kEd25519UriEncoder[];
 extern const OSSL_DISPATCH kEcdsaSignature[];
 extern const OSSL_DISPATCH kRsaSignature[];
-extern const OSSL_DISPATCH kPkcs11Store[];
+extern const OSSL_DISPATCH kSeStore[];
 extern const OSSL_DISPATCH kEcdhExchange[];
 extern const OSSL_DISPATCH kRsaAsymCipher[];
 extern const OSSL_DISPATCH kTokenRand[];

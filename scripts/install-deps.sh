@@ -9,6 +9,7 @@ PACKAGES="
   softhsm2 opensc libengine-pkcs11-openssl
   libcppunit-dev libunistring-dev
   nginx curl
+  libtss2-dev swtpm swtpm-tools tpm2-openssl tpm2-tools
 "
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

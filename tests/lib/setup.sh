@@ -1,6 +1,7 @@
 # Common start of every shell check: a fresh work dir, a token 'node1' with PIN
 # 1234, and OPENSSL_CONF pointing at secsf.
 set -u
+TESTS_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$(dirname "$0")/lib/tap.sh"
 . "$(dirname "$0")/lib/softhsm.sh"
 : "${SECSF_MODULE:?run through make check, which sets SECSF_MODULE}"

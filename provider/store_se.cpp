@@ -1,5 +1,5 @@
-// OSSL_STORE for pkcs11: URIs (RFC 7512): `openssl pkey -in 'pkcs11:...'`,
-// `-key 'pkcs11:...'`, OSSL_STORE_open() in any application.
+// OSSL_STORE for the key URIs of every SE (pkcs11: per RFC 7512, tpm2:):
+// `openssl pkey -in 'pkcs11:...'`, `-key 'tpm2:...'`, OSSL_STORE_open() anywhere.
 #include <openssl/core_names.h>
 #include <openssl/core_object.h>
 #include <openssl/store.h>
@@ -79,7 +79,7 @@ int store_close(void *loaderctx) {
 
 }  // namespace
 
-const OSSL_DISPATCH kPkcs11Store[] = {
+const OSSL_DISPATCH kSeStore[] = {
     {OSSL_FUNC_STORE_OPEN, (void (*)(void))store_open},
     {OSSL_FUNC_STORE_SETTABLE_CTX_PARAMS, (void (*)(void))store_settable_ctx_params},
     {OSSL_FUNC_STORE_SET_CTX_PARAMS, (void (*)(void))store_set_ctx_params},

@@ -1,0 +1,33 @@
+// The TPM 2.0 Secure Environment (tpm2-tss ESAPI with the TCTI loader). Keys live
+// under the storage primary key, persistent at a handle or wrapped on disk.
+#pragma once
+#include "../se_plugin.h"
+#include "tpm2_session.h"
+
+namespace secsf::tpm2 {
+
+class Plugin : public SePlugin {
+public:
+    explicit Plugin(Config cfg);
+
+    std::string name() const override { return cfg_.name; }
+    int securityLevel() const override { return cfg_.securityLevel; }
+    uint32_t capabilities() override { return CapSign | CapKeyGen | CapRandom | CapDerive | CapDecrypt; }
+    SeInfo info() override;
+    bool handlesUri(const std::string &uri) const override { return uri.compare(0, 5, "tpm2:") == 0; }
+
+    Found find(const std::string &uri) override;
+    std::shared_ptr<SeKey> generate(const KeyGenRequest &req) override;
+    Bytes random(size_t n) override;
+    std::shared_ptr<SeKey> findSecret(const std::string &uri) override;
+    std::shared_ptr<SeKey> importSecret(const SecureBytes &, const std::string &, const std::string &) override;
+    void storagePut(const std::string &, const std::string &, const Bytes &) override;
+    Bytes storageGet(const std::string &, const std::string &) override;
+    bool storageDelete(const std::string &, const std::string &) override;
+    std::vector<std::string> storageList(const std::string &) override;
+
+private:
+    Config cfg_;
+};
+
+}  // namespace secsf::tpm2

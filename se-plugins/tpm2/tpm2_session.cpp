@@ -1,0 +1,131 @@
+#include "tpm2_session.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+
+#include "../../pkcs11/pin.h"
+#include "secsf/error.h"
+
+namespace secsf::tpm2 {
+
+namespace {
+
+std::string lockPath(const Config &cfg) {
+    if (!cfg.lockFile.empty()) return cfg.lockFile;
+    const char *dir = getenv("XDG_RUNTIME_DIR");
+    std::string base = dir && *dir ? dir : "/tmp";
+    return base + "/secsf-tpm2-" + std::to_string(std::hash<std::string>()(cfg.tcti)) + ".lock";
+}
+
+Reason reasonFor(TSS2_RC rc) {
+    TSS2_RC base = rc & 0xfff;
+    if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER) return Reason::DeviceError;
+    if (rc & TPM2_RC_FMT1) {
+        TSS2_RC fmt = rc & (TPM2_RC_FMT1 | 0x3f);
+        if (fmt == TPM2_RC_AUTH_FAIL || fmt == TPM2_RC_BAD_AUTH) return Reason::PinIncorrect;
+        if (fmt == TPM2_RC_HANDLE) return Reason::NotFound;
+        if (fmt == TPM2_RC_SCHEME || fmt == TPM2_RC_HASH || fmt == TPM2_RC_CURVE ||
+            fmt == TPM2_RC_KEY_SIZE || fmt == TPM2_RC_ATTRIBUTES)
+            return Reason::Unsupported;
+        if (fmt == TPM2_RC_VALUE || fmt == TPM2_RC_SIZE || fmt == TPM2_RC_ECC_POINT)
+            return Reason::BadInput;
+    }
+    if (base == TPM2_RC_LOCKOUT) return Reason::PinLocked;
+    if (base == TPM2_RC_HANDLE || base == (TPM2_RC_HANDLE & 0xfff)) return Reason::NotFound;
+    return Reason::DeviceError;
+}
+
+}  // namespace
+
+Session::Session(const Config &cfg) : cfg_(cfg) {
+    if (cfg.tcti.empty()) throw Error(Reason::Config, "SE '" + cfg.name + "' has no tpm2-tcti");
+    // The TSS prints its own errors on stderr unless told otherwise; secsf reports them.
+    setenv("TSS2_LOG", "all+none", 0);
+    std::string lp = lockPath(cfg);
+    lockFd_ = open(lp.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lockFd_ < 0) throw Error(Reason::Config, "cannot open the TPM lock file " + lp);
+    while (flock(lockFd_, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            close(lockFd_);
+            throw Error(Reason::DeviceError, "cannot lock " + lp);
+        }
+    }
+    TSS2_RC rc = Tss2_TctiLdr_Initialize(cfg.tcti.c_str(), &tcti_);
+    if (rc != TSS2_RC_SUCCESS) {
+        close(lockFd_);
+        throw Error(Reason::DeviceError, "cannot reach the TPM at '" + cfg.tcti + "' (" +
+                                             Tss2_RC_Decode(rc) + ")");
+    }
+    rc = Esys_Initialize(&esys_, tcti_, nullptr);
+    if (rc != TSS2_RC_SUCCESS) {
+        Tss2_TctiLdr_Finalize(&tcti_);
+        close(lockFd_);
+        throw Error(Reason::DeviceError, "cannot talk to the TPM at '" + cfg.tcti + "' (" +
+                                             Tss2_RC_Decode(rc) + ")");
+    }
+}
+
+Session::~Session() {
+    if (transient_ != ESYS_TR_NONE) Esys_FlushContext(esys_, transient_);
+    Esys_Finalize(&esys_);
+    Tss2_TctiLdr_Finalize(&tcti_);
+    if (lockFd_ >= 0) close(lockFd_);  // releases the lock
+}
+
+void Session::check(TSS2_RC rc, const std::string &what) {
+    if (rc == TSS2_RC_SUCCESS) return;
+    throw Error(reasonFor(rc), what + " (" + Tss2_RC_Decode(rc) + ")");
+}
+
+ESYS_TR Session::parent() {
+    ESYS_TR p = ESYS_TR_NONE;
+    TSS2_RC rc = Esys_TR_FromTPMPublic(esys_, cfg_.parentHandle, ESYS_TR_NONE, ESYS_TR_NONE,
+                                       ESYS_TR_NONE, &p);
+    if (rc == TSS2_RC_SUCCESS) return p;
+    // No storage key yet: the standard ECC P-256 SRK, persisted for every later use.
+    if (!cfg_.ownerAuthSource.empty()) {
+        SecureString a = p11::PinSource::fromSource(cfg_.ownerAuthSource).read();
+        TPM2B_AUTH auth{};
+        if (a.str().size() > sizeof auth.buffer) throw Error(Reason::Config, "owner auth too long");
+        auth.size = (UINT16)a.str().size();
+        memcpy(auth.buffer, a.str().data(), auth.size);
+        check(Esys_TR_SetAuth(esys_, ESYS_TR_RH_OWNER, &auth), "setting the owner authorization");
+    }
+    TPM2B_SENSITIVE_CREATE sens{};
+    TPM2B_PUBLIC pub{};
+    pub.publicArea.type = TPM2_ALG_ECC;
+    pub.publicArea.nameAlg = TPM2_ALG_SHA256;
+    pub.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                      TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+                                      TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT |
+                                      TPMA_OBJECT_NODA;
+    auto &ecc = pub.publicArea.parameters.eccDetail;
+    ecc.symmetric.algorithm = TPM2_ALG_AES;
+    ecc.symmetric.keyBits.aes = 128;
+    ecc.symmetric.mode.aes = TPM2_ALG_CFB;
+    ecc.scheme.scheme = TPM2_ALG_NULL;
+    ecc.curveID = TPM2_ECC_NIST_P256;
+    ecc.kdf.scheme = TPM2_ALG_NULL;
+    TPM2B_DATA outside{};
+    TPML_PCR_SELECTION pcrs{};
+    ESYS_TR primary = ESYS_TR_NONE;
+    check(Esys_CreatePrimary(esys_, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                             &sens, &pub, &outside, &pcrs, &primary, nullptr, nullptr, nullptr, nullptr),
+          "creating the storage primary key");
+    rc = Esys_EvictControl(esys_, ESYS_TR_RH_OWNER, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                           ESYS_TR_NONE, cfg_.parentHandle, &p);
+    Esys_FlushContext(esys_, primary);
+    char h[16];
+    snprintf(h, sizeof h, "0x%08x", cfg_.parentHandle);
+    check(rc, std::string("persisting the storage primary key at ") + h);
+    return p;
+}
+
+}  // namespace secsf::tpm2

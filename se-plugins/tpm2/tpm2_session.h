@@ -1,0 +1,45 @@
+// One conversation with the TPM: a process-shared lock, a TCTI connection and an
+// ESYS context, opened for one operation and closed after it. Nothing is shared
+// between threads or across fork(), so ESYS is never called "in bad sequence";
+// a swtpm socket (one client at a time) and /dev/tpmrm0 both work; and transient
+// objects are flushed before the connection closes, so none are left behind.
+#pragma once
+#include <tss2/tss2_esys.h>
+
+#include <string>
+
+namespace secsf::tpm2 {
+
+struct Config {
+    std::string name = "tpm2";
+    std::string tcti;            // "device:/dev/tpmrm0", "swtpm:path=/run/swtpm.sock", "tabrmd"
+    uint32_t parentHandle = 0x81000001;  // the storage primary key, created if absent
+    std::string ownerAuthSource;          // owner hierarchy auth, if set (pin-source form)
+    std::string lockFile;                 // default: derived from the TCTI string
+    int securityLevel = 2;
+};
+
+class Session {
+public:
+    explicit Session(const Config &cfg);
+    ~Session();
+    Session(const Session &) = delete;
+    Session &operator=(const Session &) = delete;
+
+    ESYS_CONTEXT *esys() { return esys_; }
+    // Throws Error with the TPM's own words (Tss2_RC_Decode) and what we were doing.
+    void check(TSS2_RC rc, const std::string &what);
+    // The storage primary key at cfg.parentHandle (made and persisted once if absent).
+    ESYS_TR parent();
+    // A transient object flushed when the session ends.
+    void flushLater(ESYS_TR h) { transient_ = h; }
+
+private:
+    const Config &cfg_;
+    int lockFd_ = -1;
+    TSS2_TCTI_CONTEXT *tcti_ = nullptr;
+    ESYS_CONTEXT *esys_ = nullptr;
+    ESYS_TR transient_ = ESYS_TR_NONE;
+};
+
+}  // namespace secsf::tpm2
