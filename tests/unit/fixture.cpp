@@ -51,17 +51,37 @@ void globalSetUp() {
     }
     {
         std::ofstream c(gWork + "/openssl.cnf");
+        if (&secsf_test_needs_swtpm && secsf_test_needs_swtpm) startSwtpm();
         c << "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
           << "[provider_sect]\ndefault = default_sect\nsecsf = secsf_sect\n"
           << "[default_sect]\nactivate = 1\n[secsf_sect]\n"
           << "module = " << env("SECSF_MODULE", "secsf") << "\nactivate = 1\n"
           << "pkcs11-module-path = " << module << "\npkcs11-token = node1\n"
           << "pkcs11-pin-source = file:" << pinFile("node1") << "\n";
+        if (&secsf_test_needs_swtpm && secsf_test_needs_swtpm)
+            c << "tpm2-tcti = swtpm:path=" << gWork << "/tpm/sock\n";
     }
     setenv("OPENSSL_CONF", (gWork + "/openssl.cnf").c_str(), 1);
 }
 
+void startSwtpm() {
+    std::string d = gWork + "/tpm";
+    run("mkdir -p '" + d + "/state' && swtpm socket --tpm2 --server type=unixio,path=" + d +
+        "/sock --ctrl type=unixio,path=" + d + "/sock.ctrl --tpmstate dir=" + d +
+        "/state --flags not-need-init,startup-clear --daemon --pid file=" + d + "/pid");
+    run("for i in $(seq 100); do swtpm_ioctl --unix '" + d + "/sock.ctrl' -g >/dev/null 2>&1 && exit 0; "
+        "sleep 0.05; done; exit 1");
+}
+
+void stopSwtpm() {
+    std::string d = gWork + "/tpm";
+    std::system(("swtpm_ioctl --unix '" + d + "/sock.ctrl' -s >/dev/null 2>&1; "
+                 "p=$(cat '" + d + "/pid' 2>/dev/null) && for i in $(seq 50); do kill -0 $p 2>/dev/null || break; "
+                 "sleep 0.05; done; rm -f '" + d + "/pid'").c_str());
+}
+
 void globalTearDown(bool success) {
+    if (&secsf_test_needs_swtpm && secsf_test_needs_swtpm) stopSwtpm();
     if (success && !getenv("KEEP_WORK")) run("rm -rf '" + gWork + "'");
 }
 

@@ -31,6 +31,12 @@ bool verifyWithDefault(EVP_PKEY *key, const char *md, const std::string &data, c
 // Name of the provider that holds a key.
 std::string providerOf(EVP_PKEY *key);
 
+// A test program that defines this as true gets a private swtpm, and the
+// configuration names it (tpm2-tcti).
+extern "C" const bool secsf_test_needs_swtpm __attribute__((weak));
+void startSwtpm();
+void stopSwtpm();
+
 // Runs fn in a forked child; returns true when it returned true and exited 0.
 template <class F> bool inChild(F fn);
 

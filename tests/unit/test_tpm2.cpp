@@ -1,0 +1,93 @@
+// The TPM plug-in under threads, fork() and a TPM that goes away and comes back,
+// against a private swtpm. Every signature is verified under the default provider.
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "fixture.h"
+
+using namespace testfix;
+
+extern "C" const bool secsf_test_needs_swtpm = true;
+
+namespace {
+
+const std::string kMsg = "signed in the TPM";
+
+std::string keyUri() { return "tpm2:file=" + workDir() + "/tpm-ec.tpm2;object=tpm-ec"; }
+
+bool signsAndVerifies(EVP_PKEY *k) {
+    Bytes s = sign(k, "SHA256", kMsg);
+    return !s.empty() && verifyWithDefault(k, "SHA256", kMsg, s);
+}
+
+}  // namespace
+
+class Tpm2Test : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(Tpm2Test);
+    CPPUNIT_TEST(generateInTpm);
+    CPPUNIT_TEST(eightThreads);
+    CPPUNIT_TEST(forkThenSignInBoth);
+    CPPUNIT_TEST(tpmGoesAwayAndComesBack);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void generateInTpm() {
+        EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(nullptr, "EC", "provider=secsf");
+        EVP_PKEY *k = nullptr;
+        std::string where = "tpm2:file=" + workDir() + "/tpm-ec.tpm2";
+        OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string("group", (char *)"P-256", 0),
+                          OSSL_PARAM_construct_utf8_string("secsf.label", (char *)"tpm-ec", 0),
+                          OSSL_PARAM_construct_utf8_string("secsf.uri", (char *)where.c_str(), 0),
+                          OSSL_PARAM_construct_end()};
+        CPPUNIT_ASSERT(c && EVP_PKEY_keygen_init(c) > 0 && EVP_PKEY_CTX_set_params(c, p) > 0);
+        CPPUNIT_ASSERT_MESSAGE(errors(), EVP_PKEY_generate(c, &k) > 0);
+        EVP_PKEY_CTX_free(c);
+        CPPUNIT_ASSERT_EQUAL(std::string("secsf"), providerOf(k));
+        CPPUNIT_ASSERT(signsAndVerifies(k));
+        EVP_PKEY_free(k);
+    }
+    void eightThreads() {
+        std::atomic<int> good{0};
+        std::vector<std::thread> ts;
+        for (int i = 0; i < 8; i++)
+            ts.emplace_back([&] {
+                EVP_PKEY *k = loadKey(keyUri());
+                int n = 0;
+                for (int j = 0; k && j < 10; j++) n += signsAndVerifies(k);
+                EVP_PKEY_free(k);
+                if (n == 10) good++;
+            });
+        for (auto &t : ts) t.join();
+        CPPUNIT_ASSERT_MESSAGE(errors(), good == 8);
+    }
+    void forkThenSignInBoth() {
+        EVP_PKEY *k = loadKey(keyUri());
+        CPPUNIT_ASSERT_MESSAGE(errors(), k && signsAndVerifies(k));
+        // The child uses the key it inherited: it opens its own TPM connection.
+        bool child = inChild([&] {
+            int n = 0;
+            for (int j = 0; j < 10; j++) n += signsAndVerifies(k);
+            return n == 10;
+        });
+        CPPUNIT_ASSERT(child);
+        CPPUNIT_ASSERT(signsAndVerifies(k));
+        EVP_PKEY_free(k);
+    }
+    void tpmGoesAwayAndComesBack() {
+        EVP_PKEY *k = loadKey(keyUri());
+        CPPUNIT_ASSERT(k && signsAndVerifies(k));
+        stopSwtpm();
+        CPPUNIT_ASSERT(sign(k, "SHA256", kMsg).empty());
+        std::string e = errors();
+        CPPUNIT_ASSERT_MESSAGE(e, e.find("cannot reach the TPM") != std::string::npos ||
+                                      e.find("cannot talk to the TPM") != std::string::npos);
+        startSwtpm();
+        CPPUNIT_ASSERT_MESSAGE(errors(), signsAndVerifies(k));
+        EVP_PKEY_free(k);
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(Tpm2Test);
