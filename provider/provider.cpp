@@ -160,6 +160,7 @@ void configure(ProvCtx *ctx, OSSL_FUNC_core_get_params_fn *gp) {
         tc.parentHandle = (uint32_t)std::strtoul(get("tpm2-parent-handle").c_str(), nullptr, 0);
     tc.ownerAuthSource = get("tpm2-owner-auth-source");
     tc.lockFile = get("tpm2-lock-file");
+    tc.storageDir = get("tpm2-storage-dir");
     if (!get("tpm2-security-level").empty()) tc.securityLevel = std::atoi(get("tpm2-security-level").c_str());
     if (!tc.tcti.empty()) ctx->registry.add(std::make_shared<tpm2::Plugin>(tc));
     ctx->registry.setDefault(get("default-se"));

@@ -212,17 +212,4 @@ std::shared_ptr<SeKey> Plugin::findSecret(const std::string &) {
 std::shared_ptr<SeKey> Plugin::importSecret(const SecureBytes &, const std::string &, const std::string &) {
     throw Error(Reason::Unsupported, "the TPM plug-in holds no HMAC keys yet");
 }
-void Plugin::storagePut(const std::string &, const std::string &, const Bytes &) {
-    throw Error(Reason::Unsupported, "secure storage on the TPM is not implemented yet");
-}
-Bytes Plugin::storageGet(const std::string &, const std::string &) {
-    throw Error(Reason::Unsupported, "secure storage on the TPM is not implemented yet");
-}
-bool Plugin::storageDelete(const std::string &, const std::string &) {
-    throw Error(Reason::Unsupported, "secure storage on the TPM is not implemented yet");
-}
-std::vector<std::string> Plugin::storageList(const std::string &) {
-    throw Error(Reason::Unsupported, "secure storage on the TPM is not implemented yet");
-}
-
 }  // namespace secsf::tpm2

@@ -12,7 +12,10 @@ public:
 
     std::string name() const override { return cfg_.name; }
     int securityLevel() const override { return cfg_.securityLevel; }
-    uint32_t capabilities() override { return CapSign | CapKeyGen | CapRandom | CapDerive | CapDecrypt; }
+    uint32_t capabilities() override {
+        return CapSign | CapKeyGen | CapRandom | CapDerive | CapDecrypt |
+               (cfg_.storageDir.empty() ? 0u : (uint32_t)CapStorage);
+    }
     SeInfo info() override;
     bool handlesUri(const std::string &uri) const override { return uri.compare(0, 5, "tpm2:") == 0; }
 
@@ -21,12 +24,13 @@ public:
     Bytes random(size_t n) override;
     std::shared_ptr<SeKey> findSecret(const std::string &uri) override;
     std::shared_ptr<SeKey> importSecret(const SecureBytes &, const std::string &, const std::string &) override;
-    void storagePut(const std::string &, const std::string &, const Bytes &) override;
-    Bytes storageGet(const std::string &, const std::string &) override;
-    bool storageDelete(const std::string &, const std::string &) override;
-    std::vector<std::string> storageList(const std::string &) override;
+    void storagePut(const std::string &owner, const std::string &name, const Bytes &data) override;
+    Bytes storageGet(const std::string &owner, const std::string &name) override;
+    bool storageDelete(const std::string &owner, const std::string &name) override;
+    std::vector<std::string> storageList(const std::string &owner) override;
 
 private:
+    std::string storagePath(const std::string &owner, const std::string *name) const;
     Config cfg_;
 };
 

@@ -16,6 +16,7 @@ struct Config {
     uint32_t parentHandle = 0x81000001;  // the storage primary key, created if absent
     std::string ownerAuthSource;          // owner hierarchy auth, if set (pin-source form)
     std::string lockFile;                 // default: derived from the TCTI string
+    std::string storageDir;               // sealed objects of the secure storage
     int securityLevel = 2;
 };
 

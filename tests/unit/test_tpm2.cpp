@@ -6,7 +6,9 @@
 #include <thread>
 #include <vector>
 
+#include "../../se-plugins/tpm2/tpm2_plugin.h"
 #include "fixture.h"
+#include "secsf/error.h"
 
 using namespace testfix;
 
@@ -31,6 +33,7 @@ class Tpm2Test : public CppUnit::TestFixture {
     CPPUNIT_TEST(eightThreads);
     CPPUNIT_TEST(forkThenSignInBoth);
     CPPUNIT_TEST(tpmGoesAwayAndComesBack);
+    CPPUNIT_TEST(sealedStorage);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -87,6 +90,39 @@ public:
         startSwtpm();
         CPPUNIT_ASSERT_MESSAGE(errors(), signsAndVerifies(k));
         EVP_PKEY_free(k);
+    }
+    void sealedStorage() {
+        secsf::tpm2::Config cfg;
+        cfg.tcti = "swtpm:path=" + workDir() + "/tpm/sock";
+        cfg.storageDir = workDir() + "/sealed";
+        secsf::tpm2::Plugin tpm(cfg);
+        CPPUNIT_ASSERT(tpm.capabilities() & secsf::CapStorage);
+        Bytes data{'K', 'p', 's', 'a', 0, 1, 2};
+        tpm.storagePut("CAE-1", "credential", data);
+        CPPUNIT_ASSERT(tpm.storageGet("CAE-1", "credential") == data);
+        tpm.storagePut("CAE-1", "credential", Bytes{9});
+        CPPUNIT_ASSERT(tpm.storageGet("CAE-1", "credential") == Bytes{9});
+        bool other = false;
+        try {
+            tpm.storageGet("/cse-in", "credential");
+        } catch (const secsf::Error &e) {
+            other = e.reason() == secsf::Reason::NotFound;
+        }
+        CPPUNIT_ASSERT_MESSAGE("another owner read the object", other);
+        CPPUNIT_ASSERT(tpm.storageList("CAE-1") == std::vector<std::string>{"credential"});
+        // The file on disk is sealed: the value is not in it.
+        std::string cmd = "grep -rqF Kpsa '" + workDir() + "/sealed'";
+        tpm.storagePut("CAE-1", "credential", data);
+        CPPUNIT_ASSERT(std::system(cmd.c_str()) != 0);
+        bool tooBig = false;
+        try {
+            tpm.storagePut("CAE-1", "big", Bytes(200));
+        } catch (const secsf::Error &e) {
+            tooBig = std::string(e.what()).find("up to 128 bytes") != std::string::npos;
+        }
+        CPPUNIT_ASSERT(tooBig);
+        CPPUNIT_ASSERT(tpm.storageDelete("CAE-1", "credential"));
+        CPPUNIT_ASSERT(tpm.storageList("CAE-1").empty());
     }
 };
 
