@@ -79,7 +79,7 @@ void Token::forgetLogin() {
 }
 
 void Token::login(const PinSource &pin) {
-    if (!loginRequired_) return;
+    if (!loginRequired_ || loggedIn_.load(std::memory_order_acquire)) return;
     std::lock_guard<std::mutex> lk(loginMu_);
     CK_FUNCTION_LIST *f = module_->fn();
     if (loggedIn_) return;

@@ -5,6 +5,7 @@
 #pragma once
 #include <p11-kit/pkcs11.h>
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -73,7 +74,7 @@ private:
     std::mutex poolMu_;
     std::vector<CK_SESSION_HANDLE> idle_;
     std::mutex loginMu_;
-    bool loggedIn_ = false;
+    std::atomic<bool> loggedIn_{false};  // read without the lock on every operation
     CK_SESSION_HANDLE keepAlive_ = CK_INVALID_HANDLE;
 };
 
