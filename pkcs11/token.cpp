@@ -125,4 +125,34 @@ void Token::login(const PinSource &pin) {
     loggedIn_ = true;
 }
 
+CK_OBJECT_HANDLE Token::fastHandle(CK_OBJECT_HANDLE obj) {
+    std::lock_guard<std::mutex> lk(copyMu_);
+    auto it = copies_.find(obj);
+    if (it != copies_.end()) return it->second;
+    CK_FUNCTION_LIST *f = module_->fn();
+    CK_SESSION_HANDLE home;
+    {
+        std::lock_guard<std::mutex> lk2(loginMu_);
+        if (keepAlive_ == CK_INVALID_HANDLE &&
+            f->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &keepAlive_) != CKR_OK)
+            return obj;
+        home = keepAlive_;
+    }
+    CK_BBOOL no = CK_FALSE;
+    CK_ATTRIBUTE t[] = {{CKA_TOKEN, &no, sizeof no}};
+    CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
+    // Tokens that refuse (CKA_COPYABLE false, no C_CopyObject) are used directly.
+    if (f->C_CopyObject(home, obj, t, 1, &copy) != CKR_OK) copy = obj;
+    copies_[obj] = copy;
+    return copy;
+}
+
+void Token::dropCopy(CK_OBJECT_HANDLE obj) {
+    std::lock_guard<std::mutex> lk(copyMu_);
+    auto it = copies_.find(obj);
+    if (it == copies_.end()) return;
+    if (it->second != obj) module_->fn()->C_DestroyObject(keepAlive_, it->second);
+    copies_.erase(it);
+}
+
 }  // namespace secsf::p11

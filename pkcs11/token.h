@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -63,6 +64,13 @@ public:
     // Forget the cached login state (the token reported CKR_USER_NOT_LOGGED_IN).
     void forgetLogin();
 
+    // The handle to use for a private or secret key object: a session copy of it
+    // where the token allows one (SoftHSM decrypts a token object on every use, a
+    // session copy once), else the object itself. One copy per object and process,
+    // kept in the session that holds the login, never destroyed before exit.
+    CK_OBJECT_HANDLE fastHandle(CK_OBJECT_HANDLE tokenObject);
+    void dropCopy(CK_OBJECT_HANDLE tokenObject);
+
 private:
     Module *module_;
     CK_SLOT_ID slot_;
@@ -76,6 +84,8 @@ private:
     std::mutex loginMu_;
     std::atomic<bool> loggedIn_{false};  // read without the lock on every operation
     CK_SESSION_HANDLE keepAlive_ = CK_INVALID_HANDLE;
+    std::mutex copyMu_;
+    std::map<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> copies_;
 };
 
 // Trims the blank padding of a fixed-size PKCS#11 string field.

@@ -35,7 +35,9 @@ void Pkcs11Key::refresh(std::unique_lock<std::mutex> &) {
         throw Error(Reason::NotFound, "token '" + ref_.tokenLabel + "' is no longer present");
     if (ref_.cls == CKO_PRIVATE_KEY) tok->login(ref_.pin);
     p11::Session s = tok->session();
-    std::vector<CK_ATTRIBUTE> tmpl{{CKA_CLASS, &ref_.cls, sizeof ref_.cls}};
+    CK_BBOOL onToken = CK_TRUE;
+    std::vector<CK_ATTRIBUTE> tmpl{{CKA_CLASS, &ref_.cls, sizeof ref_.cls},
+                                   {CKA_TOKEN, &onToken, sizeof onToken}};
     if (!ref_.id.empty()) tmpl.push_back({CKA_ID, ref_.id.data(), ref_.id.size()});
     if (!ref_.label.empty())
         tmpl.push_back({CKA_LABEL, (void *)ref_.label.data(), ref_.label.size()});
@@ -51,7 +53,7 @@ void Pkcs11Key::refresh(std::unique_lock<std::mutex> &) {
 std::shared_ptr<p11::Token> Pkcs11Key::currentToken(CK_OBJECT_HANDLE &h) {
     std::unique_lock<std::mutex> lk(mu_);
     if (!ref_.token || ref_.token->stale() || ref_.handle == CK_INVALID_HANDLE) refresh(lk);
-    h = ref_.handle;
+    h = ref_.cls == CKO_PUBLIC_KEY ? ref_.handle : ref_.token->fastHandle(ref_.handle);
     return ref_.token;
 }
 
@@ -74,6 +76,7 @@ template <class Op> void Pkcs11Key::run(const char *what, Op op) {
         s.discard();
         if (attempt == 0 && (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)) {
             std::lock_guard<std::mutex> lk(mu_);
+            tok->dropCopy(ref_.handle);
             ref_.handle = CK_INVALID_HANDLE;
             continue;
         }

@@ -140,7 +140,9 @@ Found Pkcs11Plugin::find(const std::string &text) {
         }
         (void)loggedIn;
         p11::Session s = t->session();
-        std::vector<CK_ATTRIBUTE> tmpl;
+        // Token objects only: session copies (see Token::fastHandle) are not keys of their own.
+        CK_BBOOL onToken = CK_TRUE;
+        std::vector<CK_ATTRIBUTE> tmpl{{CKA_TOKEN, &onToken, sizeof onToken}};
         auto label = uri.label();
         auto id = uri.id();
         if (label) tmpl.push_back({CKA_LABEL, (void *)label->data(), label->size()});

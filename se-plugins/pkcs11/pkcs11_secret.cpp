@@ -47,7 +47,8 @@ std::shared_ptr<SeKey> Pkcs11Plugin::findSecret(const std::string &text) {
     auto tok = tokenFor(tokenPart, pin);
     p11::Session s = tok->session();
     CK_OBJECT_CLASS c = CKO_SECRET_KEY;
-    std::vector<CK_ATTRIBUTE> t{{CKA_CLASS, &c, sizeof c}};
+    CK_BBOOL onToken = CK_TRUE;
+    std::vector<CK_ATTRIBUTE> t{{CKA_CLASS, &c, sizeof c}, {CKA_TOKEN, &onToken, sizeof onToken}};
     auto label = uri.label();
     auto id = uri.id();
     if (label) t.push_back({CKA_LABEL, (void *)label->data(), label->size()});
