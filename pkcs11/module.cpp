@@ -1,7 +1,10 @@
 #include "module.h"
 
+#include <atomic>
+
 #include <p11-kit/p11-kit.h>
 #include <openssl/err.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "rv.h"
@@ -11,6 +14,18 @@
 namespace secsf::p11 {
 
 namespace {
+// Counts fork()s, so that the hot path needs no getpid() system call. The code
+// that registers the handler stays loaded for good (see provider.cpp), so the
+// handler can never point into an unloaded library.
+std::atomic<uint64_t> gForks{0};
+void countFork() { gForks.fetch_add(1, std::memory_order_relaxed); }
+
+uint64_t forksSoFar() {
+    static std::once_flag once;
+    std::call_once(once, [] { pthread_atfork(nullptr, nullptr, countFork); });
+    return gForks.load(std::memory_order_acquire);
+}
+
 // Set while this thread is inside C_Initialize: a module that initialises OpenSSL
 // there (SoftHSM does) may reach secsf again; it must get an error, not a deadlock.
 thread_local bool tInsideInitialize = false;
@@ -54,6 +69,7 @@ void Module::initialize() {
     if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
         check(rv, "PKCS#11 module " + path_ + " failed to initialise");
     pid_ = getpid();
+    forks_ = forksSoFar();
     tokens_.clear();
     gen_++;
 }
@@ -63,10 +79,10 @@ CK_FUNCTION_LIST *Module::fn() {
         throw Error(Reason::DeviceError,
                     "PKCS#11 module " + path_ +
                         " called back into secsf during C_Initialize; refusing to recurse");
-    pid_t me = getpid();
-    if (f_ && pid_ == me) return f_;
+    uint64_t forks = forksSoFar();
+    if (f_ && forks_ == forks) return f_;
     std::lock_guard<std::mutex> lk(mu_);
-    if (!f_ || pid_ != me) initialize();
+    if (!f_ || forks_ != forksSoFar()) initialize();
     return f_;
 }
 

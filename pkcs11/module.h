@@ -42,6 +42,7 @@ private:
     std::mutex mu_;
     CK_FUNCTION_LIST *f_ = nullptr;
     pid_t pid_ = 0;
+    uint64_t forks_ = ~0ull;  // the process-wide fork count when this was initialised
     std::atomic<uint64_t> gen_{0};
     std::map<CK_SLOT_ID, std::shared_ptr<Token>> tokens_;
 };

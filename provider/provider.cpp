@@ -2,6 +2,7 @@
 // registry, and answers OpenSSL's algorithm queries. No device is touched here:
 // modules are loaded on first use, because a module that initialises OpenSSL in
 // C_Initialize (SoftHSM) would otherwise re-enter the configuration being loaded.
+#include <dlfcn.h>
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
@@ -188,6 +189,11 @@ extern "C" __attribute__((visibility("default"))) int OSSL_provider_init(
         }
     }
     if (!ctx->newError || !ctx->setErrorDebug || !ctx->vsetError) ctx->newError = nullptr;
+    // Stay loaded after OSSL_PROVIDER_unload(): the fork handler of the PKCS#11
+    // layer lives in this library, and device modules are never finalised either.
+    Dl_info self{};
+    if (dladdr(reinterpret_cast<void *>(&OSSL_provider_init), &self) && self.dli_fname)
+        dlopen(self.dli_fname, RTLD_NOW | RTLD_NODELETE);
     ctx->libctx = OSSL_LIB_CTX_new_child(handle, in);
     if (!ctx->libctx) return 0;
     try {
