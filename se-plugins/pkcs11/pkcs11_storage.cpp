@@ -55,11 +55,10 @@ void Pkcs11Plugin::storagePut(const std::string &owner, const std::string &name,
 
 Bytes Pkcs11Plugin::storageGet(const std::string &owner, const std::string &name) {
     DeviceCall inside;  // see secsf/device_call.h
-    std::string app = application(owner);
     p11::PinSource pin;
     auto tok = tokenFor("", pin);
     p11::Session s = tok->session();
-    auto found = findData(s, app, &name);
+    auto found = findData(s, application(owner), &name);
     if (found.empty())
         throw Error(Reason::NotFound, "owner '" + owner + "' has no stored object '" + name + "'");
     auto v = p11::getBytes(s, found[0], CKA_VALUE);
@@ -69,11 +68,10 @@ Bytes Pkcs11Plugin::storageGet(const std::string &owner, const std::string &name
 
 bool Pkcs11Plugin::storageDelete(const std::string &owner, const std::string &name) {
     DeviceCall inside;  // see secsf/device_call.h
-    std::string app = application(owner);
     p11::PinSource pin;
     auto tok = tokenFor("", pin);
     p11::Session s = tok->session();
-    auto found = findData(s, app, &name);
+    auto found = findData(s, application(owner), &name);
     for (CK_OBJECT_HANDLE o : found)
         p11::check(s.fn()->C_DestroyObject(s.handle(), o), "deleting '" + name + "'");
     return !found.empty();
