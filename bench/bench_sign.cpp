@@ -10,6 +10,7 @@
 #include <openssl/engine.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/provider.h>
 #include <openssl/store.h>
 #include <openssl/x509.h>
 #include <p11-kit/p11-kit.h>
@@ -58,7 +59,8 @@ const char *kMsg = "oneM2M request primitive to be signed by the node key";
 
 // The public key of the benchmarked key, as a default-provider key (for checking).
 EVP_PKEY *publicKey(const Opts &o) {
-    std::ifstream f(o.work + "/" + o.alg + ".pub.der", std::ios::binary);
+    std::string prefix = o.mode == "secsf-tpm-file" ? "tpm-file-" : o.mode.find("tpm") != std::string::npos ? "tpm-" : "";
+    std::ifstream f(o.work + "/" + prefix + o.alg + ".pub.der", std::ios::binary);
     Bytes der((std::istreambuf_iterator<char>(f)), {});
     const unsigned char *p = der.data();
     return d2i_PUBKEY_ex(nullptr, &p, (long)der.size(), nullptr, "provider=default");
@@ -244,7 +246,13 @@ double runOpenSSL(const Opts &o, std::vector<Bytes> &sigs) {
     std::string label = (o.alg == "rsa-pss") ? "bench-rsa" : "bench-" + o.alg;
     std::string uri = "pkcs11:token=bench;object=" + label + ";type=private";
     EVP_PKEY *k = nullptr;
-    if (o.mode == "libp11") {
+    if (o.mode == "secsf-tpm-file") uri = "tpm2:file=" + o.work + "/tpm-ec256.tpm2";
+    if (o.mode == "secsf-tpm-handle") uri = "tpm2:handle=0x81000020";
+    if (o.mode == "tpm2-openssl") {
+        // The peer provider, alone in its process, on the same swtpm and key.
+        if (!OSSL_PROVIDER_load(nullptr, "tpm2") || !OSSL_PROVIDER_load(nullptr, "default")) exit(9);
+        k = loadStore("handle:0x81000020");
+    } else if (o.mode == "libp11") {
         ENGINE_load_builtin_engines();
         ENGINE *e = ENGINE_by_id("pkcs11");
         if (!e || !ENGINE_ctrl_cmd_string(e, "MODULE_PATH", o.module.c_str(), 0) ||
@@ -254,7 +262,7 @@ double runOpenSSL(const Opts &o, std::vector<Bytes> &sigs) {
     } else if (o.mode == "software") {
         std::string path = o.work + "/" + o.alg.substr(0, o.alg == "rsa-pss" ? 3 : o.alg.size()) + ".soft.pem";
         k = loadStore(path);
-    } else {
+    } else if (!k) {
         k = loadStore(uri);
     }
     if (!k) {
@@ -263,7 +271,8 @@ double runOpenSSL(const Opts &o, std::vector<Bytes> &sigs) {
     }
     const char *md = o.alg == "ec384" ? "SHA384" : "SHA256";
     Bytes dg = digestOf(kMsg, md);
-    if (o.mode == "secsf-digestsign") return timed(o, [&](int) { return digestSign(k, o); }, sigs);
+    if (o.mode == "secsf-digestsign" || o.mode == "tpm2-openssl")
+        return timed(o, [&](int) { return digestSign(k, o); }, sigs);
     return timed(o, [&](int) { return pkeySign(k, o, dg); }, sigs);
 }
 
@@ -330,6 +339,43 @@ int coldStart(const char *self, const Opts &o) {
     return ok ? 0 : 1;
 }
 
+// The TPM paths on one swtpm: secsf (wrapped and persistent key) and tpm2-openssl.
+int tpmBench(const char *self, const Opts &o) {
+    int reps = atoi(env("BENCH_REPS", "5").c_str());
+    std::string ms = env("BENCH_MS", "600");
+    std::vector<std::string> modes = {"secsf-tpm-file", "secsf-tpm-handle", "tpm2-openssl"};
+    printf("\nTPM signing, EC P-256 on swtpm (signatures/s, median of %d; every signature verified)\n\n", reps);
+    printf("%-4s %16s %18s %14s | %s\n", "thr", "secsf (wrapped)", "secsf (persistent)", "tpm2-openssl",
+           "secsf persistent / tpm2-openssl");
+    bool allOk = true;
+    for (int threads : {1, 2}) {
+        std::map<std::string, std::vector<double>> rates;
+        for (int r = 0; r < reps; r++)
+            for (const std::string &m : modes) {
+                std::string cmd = std::string("'") + self + "' --child " + m + " ec256 " + std::to_string(threads) + " " + ms;
+                if (m == "tpm2-openssl") cmd = "OPENSSL_CONF=/dev/null " + cmd;
+                FILE *p = popen(cmd.c_str(), "r");
+                double rate = 0;
+                size_t n = 0;
+                int ok = 0;
+                if (!p || fscanf(p, "%lf %zu %d", &rate, &n, &ok) != 3) ok = 0;
+                bool good = (p ? pclose(p) : -1) == 0 && ok;
+                // The peer failing is a result to report; only secsf's paths must pass.
+                if (!good && m != "tpm2-openssl") allOk = false;
+                rates[m].push_back(good ? rate : 0);
+            }
+        double peer = median(rates["tpm2-openssl"]);
+        char peerText[32];
+        snprintf(peerText, sizeof peerText, peer > 0 ? "%.0f" : "fails", peer);
+        printf("%-4d %16.0f %18.0f %14s | ", threads, median(rates["secsf-tpm-file"]),
+               median(rates["secsf-tpm-handle"]), peerText);
+        if (peer > 0) printf("%.2f\n", median(rates["secsf-tpm-handle"]) / peer);
+        else printf("-\n");
+    }
+    printf("\nall signatures verified: %s\n", allOk ? "yes" : "NO");
+    return allOk ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     Opts o;
     o.work = env("BENCH_WORK", "bench-work");
@@ -342,6 +388,7 @@ int main(int argc, char **argv) {
         return child(o);
     }
     if (argc >= 2 && std::string(argv[1]) == "--cold") return coldStart(argv[0], o);
+    if (argc >= 2 && std::string(argv[1]) == "--tpm") return tpmBench(argv[0], o);
     int reps = atoi(env("BENCH_REPS", "5").c_str());
     std::string ms = env("BENCH_MS", "600");
     std::vector<std::string> modes = {"raw-token", "raw-copy", "secsf-sign", "secsf-digestsign", "libp11", "software"};

@@ -26,3 +26,17 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo
 "$build/bench/bench_sign"
 "$build/bench/bench_sign" --cold
+
+# The TPM paths: a private swtpm, one EC key wrapped and the same kind persistent.
+. "$(dirname "$0")/../tests/lib/swtpm.sh"
+swtpm_start "$work/tpm"
+trap 'swtpm_stop "$work/tpm"' EXIT
+echo "tpm2-tcti = $(swtpm_tcti "$work/tpm")" >>"$OPENSSL_CONF"
+export TPM2OPENSSL_TCTI="$(swtpm_tcti "$work/tpm")"
+openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 \
+    -pkeyopt "secsf.uri:tpm2:file=$work/tpm-ec256.tpm2" -out "$work/tpm-file.pem"
+openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 \
+    -pkeyopt "secsf.uri:tpm2:handle=0x81000020" -out "$work/tpm-handle.pem"
+openssl pkey -in 'tpm2:handle=0x81000020' -pubout -outform DER -out "$work/tpm-ec256.pub.der"
+openssl pkey -in "$work/tpm-file.pem" -pubout -outform DER -out "$work/tpm-file-ec256.pub.der"
+"$build/bench/bench_sign" --tpm

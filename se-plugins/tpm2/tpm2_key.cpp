@@ -74,9 +74,7 @@ std::string Key::uri() const {
 ESYS_TR Key::load(Session &s) {
     ESYS_TR h = ESYS_TR_NONE;
     if (ref_.handle) {
-        s.check(Esys_TR_FromTPMPublic(s.esys(), *ref_.handle, ESYS_TR_NONE, ESYS_TR_NONE,
-                                      ESYS_TR_NONE, &h),
-                "finding " + uri() + " in the TPM");
+        h = s.persistent(*ref_.handle, "finding " + uri() + " in the TPM");
     } else {
         s.check(Esys_Load(s.esys(), s.parent(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
                           &ref_.priv, &ref_.pub, &h),

@@ -111,6 +111,7 @@ Found Plugin::find(const std::string &text) {
     ref.label = u.label.value_or("");
     if (u.handle) {
         ref.handle = u.handle;
+        forgetPersistent(cfg_.tcti, *u.handle);  // a lookup sees what is at the handle now
         Session s(cfg_);
         ESYS_TR h = ESYS_TR_NONE;
         char hs[16];

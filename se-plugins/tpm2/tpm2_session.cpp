@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <vector>
 
 #include "../../pkcs11/pin.h"
 #include "secsf/error.h"
@@ -84,11 +87,47 @@ void Session::check(TSS2_RC rc, const std::string &what) {
     throw Error(reasonFor(rc), what + " (" + Tss2_RC_Decode(rc) + ")");
 }
 
+namespace {
+// Serialised ESYS_TR metadata per (TCTI, handle): plain bytes, valid across fork().
+std::mutex gTrMu;
+std::map<std::pair<std::string, uint32_t>, std::vector<uint8_t>> gTrCache;
+}  // namespace
+
+ESYS_TR Session::persistent(uint32_t handle, const std::string &what) {
+    auto key = std::make_pair(cfg_.tcti, handle);
+    {
+        std::lock_guard<std::mutex> lk(gTrMu);
+        auto it = gTrCache.find(key);
+        ESYS_TR tr = ESYS_TR_NONE;
+        if (it != gTrCache.end() &&
+            Esys_TR_Deserialize(esys_, it->second.data(), it->second.size(), &tr) == TSS2_RC_SUCCESS)
+            return tr;
+    }
+    ESYS_TR tr = ESYS_TR_NONE;
+    check(Esys_TR_FromTPMPublic(esys_, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr), what);
+    uint8_t *buf = nullptr;
+    size_t len = 0;
+    if (Esys_TR_Serialize(esys_, tr, &buf, &len) == TSS2_RC_SUCCESS) {
+        std::lock_guard<std::mutex> lk(gTrMu);
+        gTrCache[key].assign(buf, buf + len);
+    }
+    free(buf);
+    return tr;
+}
+
+void forgetPersistent(const std::string &tcti, uint32_t handle) {
+    std::lock_guard<std::mutex> lk(gTrMu);
+    gTrCache.erase(std::make_pair(tcti, handle));
+}
+
 ESYS_TR Session::parent() {
     ESYS_TR p = ESYS_TR_NONE;
-    TSS2_RC rc = Esys_TR_FromTPMPublic(esys_, cfg_.parentHandle, ESYS_TR_NONE, ESYS_TR_NONE,
-                                       ESYS_TR_NONE, &p);
-    if (rc == TSS2_RC_SUCCESS) return p;
+    TSS2_RC rc = TSS2_RC_SUCCESS;
+    try {
+        return persistent(cfg_.parentHandle, "finding the storage primary key");
+    } catch (const Error &) {
+        // not there yet: made below
+    }
     // No storage key yet: the standard ECC P-256 SRK, persisted for every later use.
     if (!cfg_.ownerAuthSource.empty()) {
         SecureString a = p11::PinSource::fromSource(cfg_.ownerAuthSource).read();

@@ -20,6 +20,9 @@ struct Config {
     int securityLevel = 2;
 };
 
+// Drops the cached metadata of a persistent handle (the object there changed).
+void forgetPersistent(const std::string &tcti, uint32_t handle);
+
 class Session {
 public:
     explicit Session(const Config &cfg);
@@ -32,6 +35,9 @@ public:
     void check(TSS2_RC rc, const std::string &what);
     // The storage primary key at cfg.parentHandle (made and persisted once if absent).
     ESYS_TR parent();
+    // An ESYS_TR for a persistent handle. The first time it asks the TPM (ReadPublic);
+    // after that it rebuilds the object from its serialised form, without a command.
+    ESYS_TR persistent(uint32_t handle, const std::string &what);
     // A transient object flushed when the session ends.
     void flushLater(ESYS_TR h) { transient_ = h; }
 

@@ -25,7 +25,7 @@ swtpm_stop() {
         [ "$(ps -o stat= -p "$pid" 2>/dev/null)" = "Z" ] && break
         sleep 0.05
     done
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
     rm -f "$1/swtpm.pid"
 }
