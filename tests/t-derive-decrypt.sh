@@ -50,7 +50,7 @@ soft pkeyutl -encrypt -pubin -inkey dec.pub -pkeyopt rsa_padding_mode:oaep -pkey
 check_fails "OAEP with SHA-256 (SoftHSM lacks it): refused naming the digest" "OAEP with SHA256" \
     openssl pkeyutl -decrypt -inkey dec.pem -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -in km.sha256
 cp km.oaep km.tampered
-printf '\x5a' | dd of=km.tampered bs=1 seek=40 conv=notrunc 2>/dev/null
+flip_byte km.tampered 40
 check_fails "a tampered ciphertext fails cleanly" "ciphertext was rejected" \
     openssl pkeyutl -decrypt -inkey dec.pem -pkeyopt rsa_padding_mode:oaep -in km.tampered
 

@@ -41,6 +41,14 @@ dynamic_path = $OPENSSL_ENGINES/secsf.so
 init = 1
 CONF
 
+# nginx does not run with the ASan runtime preloaded (a sanitizer build): its part
+# is reported as skipped there, and runs in every normal build.
+if [ -n "${SECSF_ASAN_RUNTIME:-}" ]; then
+    echo "ok $((TAP_N + 1)) - nginx and curl # SKIP not under a sanitizer build"
+    TAP_N=$((TAP_N + 1))
+    exit 0
+fi
+
 port=$(free_port)
 mkdir -p nginx/tmp
 write_nginx_conf() {  # KEY-ID FILE

@@ -15,3 +15,25 @@ chmod 600 "$WORK/node1.pin"
 secsf_conf "$WORK/openssl.cnf" node1 "$WORK/node1.pin"
 export OPENSSL_CONF="$WORK/openssl.cnf"
 cd "$WORK"
+# A sanitizer build: the programs that load secsf (openssl) need the ASan runtime
+# first. Only they get it, through a wrapper early in PATH: coreutils such as dd
+# abort under a preloaded ASan. Leak checking is off: libcrypto and SoftHSM keep
+# memory until exit.
+if [ -n "${SECSF_ASAN_RUNTIME:-}" ]; then
+    mkdir -p "$WORK/.asan-bin"
+    for prog in openssl; do
+        real=$(command -v "$prog")
+        printf '#!/bin/sh\nLD_PRELOAD="%s" exec %s "$@"\n' "$SECSF_ASAN_RUNTIME" "$real" >"$WORK/.asan-bin/$prog"
+        chmod +x "$WORK/.asan-bin/$prog"
+    done
+    export PATH="$WORK/.asan-bin:$PATH"
+    export ASAN_OPTIONS="detect_leaks=0:exitcode=99"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=99"
+fi
+
+# flip_byte FILE OFFSET: changes one bit of one byte, so the file is always altered.
+flip_byte() {
+    local b
+    b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    printf "\\$(printf '%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
