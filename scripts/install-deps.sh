@@ -11,6 +11,8 @@ PACKAGES="
   nginx curl
   libtss2-dev swtpm swtpm-tools tpm2-openssl tpm2-tools
 "
+# --fuzz: also clang and its fuzzer runtime, for `make fuzz`.
+if [ "${1:-}" = "--fuzz" ]; then PACKAGES="$PACKAGES clang libclang-rt-14-dev"; fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=""
