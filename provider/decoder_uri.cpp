@@ -28,6 +28,29 @@ void *rsa_dec_newctx(void *provctx) { return new DecCtx{static_cast<ProvCtx *>(p
 void *ed_dec_newctx(void *provctx) { return new DecCtx{static_cast<ProvCtx *>(provctx), "ED25519"}; }
 void dec_freectx(void *c) { delete static_cast<DecCtx *>(c); }
 
+// The PEM stage looks the key up itself: an error there reaches the user, while
+// OpenSSL's store discards the errors of the DER stage it calls ("unsupported").
+// The DER stage, on the same thread right after, takes that result instead of
+// asking the SE a second time.
+struct Lookup {
+    std::string uri;
+    Found found;
+};
+thread_local Lookup *tLookup = nullptr;
+
+Found lookup(ProvCtx *ctx, const std::string &uri) {
+    if (tLookup && tLookup->uri == uri) {
+        Found f = tLookup->found;
+        delete tLookup;
+        tLookup = nullptr;
+        return f;
+    }
+    Found f = ctx->registry.forUri(uri).find(uri);
+    if (!f.privateKey && !f.publicKey)
+        throw Error(Reason::NotFound, "the key named in the SECSF KEY file is gone");
+    return f;
+}
+
 int dec_does_selection(void *, int selection) {
     return selection == 0 || (selection & OSSL_KEYMGMT_SELECT_KEYPAIR);
 }
@@ -48,9 +71,8 @@ int dec_decode(void *vctx, OSSL_CORE_BIO *cin, int, OSSL_CALLBACK *cb, void *cba
         bool ours = parseUriBody(data, type, uri);
         // Returning 1 without an object means "not mine": the chain goes on.
         if (!ours || type != d->type) return 1;
-        Found f = d->ctx->registry.forUri(uri).find(uri);
+        Found f = lookup(d->ctx, uri);
         std::shared_ptr<SeKey> key = f.privateKey ? f.privateKey : f.publicKey;
-        if (!key) throw Error(Reason::NotFound, "the key named in the SECSF KEY file is gone");
         Emitter e{d->ctx, {}};
         // The reference is only used inside the callback, while `e` lives.
         return e.key(key, cb, cbarg);
@@ -71,6 +93,13 @@ int pem_dec_decode(void *vctx, OSSL_CORE_BIO *cin, int, OSSL_CALLBACK *cb, void 
         bool ours = readUriPemBody(in, body);
         BIO_free(in);
         if (!ours) return 1;
+        std::string type, uri;
+        if (parseUriBody(body, type, uri)) {
+            delete tLookup;
+            tLookup = nullptr;
+            Found f = lookup(d->ctx, uri);  // throws with the sentence the user needs
+            tLookup = new Lookup{uri, f};
+        }
         OSSL_PARAM p[] = {
             OSSL_PARAM_octet_string(OSSL_OBJECT_PARAM_DATA, body.data(), body.size()),
             OSSL_PARAM_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE,

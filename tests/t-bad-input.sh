@@ -53,6 +53,18 @@ check_fails "empty URI matches everything: refused" "refusing to pick one" load 
 check_fails "signing with a public key object" "private key" \
     openssl dgst -sha256 -sign 'pkcs11:token=node1;object=good;type=public' data
 
+# A key file whose key is gone, and one read under a broken configuration: the
+# sentence reaches the user (OpenSSL's store would otherwise say "unsupported").
+check "a key to delete" openssl genpkey -propquery provider=secsf -algorithm EC \
+    -pkeyopt group:P-256 -pkeyopt secsf.label:doomed -pkeyopt secsf.id:d00d -out doomed.pem
+p11tool --token-label node1 --login --pin 1234 --delete-object --type privkey --id d00d >/dev/null 2>&1
+check_fails "a key file whose key was deleted" "no key or certificate matches\|no private key matches\|gone" \
+    openssl dgst -sha256 -sign doomed.pem data
+secsf_conf badpin.cnf node1 "$WORK/node1.pin"
+sed -i "s|^pkcs11-pin-source = .*|pkcs11-pin-source = ldap://pins|" badpin.cnf
+check_fails "a key file under a broken configuration names the setting" "pin-source 'ldap://pins' is not understood" \
+    env OPENSSL_CONF=badpin.cnf openssl dgst -sha256 -sign good.pem data
+
 # Configuration
 secsf_conf badmod.cnf node1 "$WORK/node1.pin"
 sed -i "s|^pkcs11-module-path = .*|pkcs11-module-path = $WORK/no-such-module.so|" badmod.cnf
