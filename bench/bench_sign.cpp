@@ -376,6 +376,77 @@ int tpmBench(const char *self, const Opts &o) {
     return allOk ? 0 : 1;
 }
 
+// Key lookup by URI as the token fills up: first lookup in a process and repeated
+// lookups, with 10, 1,000 and 10,000 other objects on the token (data objects,
+// created with raw PKCS#11 in a process of their own).
+void addObjects(const Opts &o, int total) {
+    CK_FUNCTION_LIST *f = p11_kit_module_load(o.module.c_str(), P11_KIT_MODULE_UNMANAGED);
+    CK_C_INITIALIZE_ARGS args{};
+    args.flags = CKF_OS_LOCKING_OK;
+    if (!f || f->C_Initialize(&args) != CKR_OK) exit(4);
+    CK_SLOT_ID slots[8];
+    CK_ULONG n = 8;
+    f->C_GetSlotList(CK_TRUE, slots, &n);
+    CK_SESSION_HANDLE s;
+    f->C_OpenSession(slots[0], CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s);
+    f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR) "1234", 4);
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE;
+    std::vector<CK_OBJECT_HANDLE> have(20000);
+    CK_ATTRIBUTE q[] = {{CKA_CLASS, &cls, sizeof cls}};
+    f->C_FindObjectsInit(s, q, 1);
+    f->C_FindObjects(s, have.data(), have.size(), &n);
+    f->C_FindObjectsFinal(s);
+    for (int i = (int)n; i < total; i++) {
+        std::string label = "filler-" + std::to_string(i);
+        CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_TOKEN, &yes, sizeof yes},
+                            {CKA_LABEL, (void *)label.data(), label.size()},
+                            {CKA_VALUE, (void *)label.data(), label.size()}};
+        CK_OBJECT_HANDLE h;
+        if (f->C_CreateObject(s, t, 4, &h) != CKR_OK) exit(5);
+    }
+    _exit(0);
+}
+
+int lookupChild(const Opts &o, int repeats) {
+    std::string uri = "pkcs11:token=bench;object=bench-ec256;type=private";
+    auto t0 = Clock::now();
+    EVP_PKEY *k = loadStore(uri);
+    double first = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (!k) exit(6);
+    EVP_PKEY_free(k);
+    t0 = Clock::now();
+    for (int i = 0; i < repeats; i++) {
+        k = loadStore(uri);
+        if (!k) exit(7);
+        EVP_PKEY_free(k);
+    }
+    double again = std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / repeats;
+    printf("%.3f %.3f\n", first, again);
+    return 0;
+}
+
+int scaleBench(const char *self, const Opts &o) {
+    printf("\nKey lookup by URI with other objects on the token (ms; median of 5 processes)\n\n");
+    printf("%8s %14s %16s\n", "objects", "first lookup", "repeated lookup");
+    for (int total : {10, 1000, 10000}) {
+        std::string fill = "OPENSSL_CONF=/dev/null '" + std::string(self) + "' --fill " + std::to_string(total);
+        if (std::system(fill.c_str()) != 0) return 1;
+        std::vector<double> first, again;
+        for (int r = 0; r < 5; r++) {
+            FILE *p = popen((std::string("'") + self + "' --lookup 20").c_str(), "r");
+            double a = 0, b = 0;
+            if (!p || fscanf(p, "%lf %lf", &a, &b) != 2) return 1;
+            pclose(p);
+            first.push_back(a);
+            again.push_back(b);
+        }
+        printf("%8d %14.2f %16.2f\n", total, median(first), median(again));
+        fflush(stdout);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     Opts o;
     o.work = env("BENCH_WORK", "bench-work");
@@ -389,6 +460,9 @@ int main(int argc, char **argv) {
     }
     if (argc >= 2 && std::string(argv[1]) == "--cold") return coldStart(argv[0], o);
     if (argc >= 2 && std::string(argv[1]) == "--tpm") return tpmBench(argv[0], o);
+    if (argc >= 3 && std::string(argv[1]) == "--fill") addObjects(o, atoi(argv[2]));
+    if (argc >= 3 && std::string(argv[1]) == "--lookup") return lookupChild(o, atoi(argv[2]));
+    if (argc >= 2 && std::string(argv[1]) == "--scale") return scaleBench(argv[0], o);
     int reps = atoi(env("BENCH_REPS", "5").c_str());
     std::string ms = env("BENCH_MS", "600");
     std::vector<std::string> modes = {"raw-token", "raw-copy", "secsf-sign", "secsf-digestsign", "libp11", "software"};

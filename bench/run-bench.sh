@@ -40,3 +40,5 @@ openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 \
 openssl pkey -in 'tpm2:handle=0x81000020' -pubout -outform DER -out "$work/tpm-ec256.pub.der"
 openssl pkey -in "$work/tpm-file.pem" -pubout -outform DER -out "$work/tpm-file-ec256.pub.der"
 "$build/bench/bench_sign" --tpm
+# Last: it leaves 10,000 objects on the benchmark token.
+"$build/bench/bench_sign" --scale
