@@ -1,10 +1,13 @@
 #include "objects.h"
 
+#include <shared_mutex>
+
 #include "rv.h"
 
 namespace secsf::p11 {
 
 std::vector<CK_OBJECT_HANDLE> findObjects(Session &s, std::vector<CK_ATTRIBUTE> tmpl) {
+    std::shared_lock<std::shared_mutex> noCopyInProgress(s.token()->objectsMutex());
     CK_FUNCTION_LIST *f = s.fn();
     CK_RV rv = f->C_FindObjectsInit(s.handle(), tmpl.data(), tmpl.size());
     if (rv != CKR_OK) s.discard();

@@ -141,6 +141,7 @@ CK_OBJECT_HANDLE Token::fastHandle(CK_OBJECT_HANDLE obj) {
     CK_BBOOL no = CK_FALSE;
     CK_ATTRIBUTE t[] = {{CKA_TOKEN, &no, sizeof no}};
     CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
+    std::unique_lock<std::shared_mutex> noSearches(objectsMu_);
     // Tokens that refuse (CKA_COPYABLE false, no C_CopyObject) are used directly.
     if (f->C_CopyObject(home, obj, t, 1, &copy) != CKR_OK) copy = obj;
     copies_[obj] = copy;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@ public:
     ~Session();
 
     CK_SESSION_HANDLE handle() const { return h_; }
+    Token *token() const { return t_; }
     CK_FUNCTION_LIST *fn() const;
     // The session is in an unknown state (an operation may be active): close it
     // instead of returning it to the pool.
@@ -71,6 +73,11 @@ public:
     CK_OBJECT_HANDLE fastHandle(CK_OBJECT_HANDLE tokenObject);
     void dropCopy(CK_OBJECT_HANDLE tokenObject);
 
+    // Searches hold this shared; making a session copy holds it alone. SoftHSM lets
+    // a search see a copy that is still being built (it then matches as a second
+    // token object: seen as "matches 2 private keys" under 8 racing threads).
+    std::shared_mutex &objectsMutex() { return objectsMu_; }
+
 private:
     Module *module_;
     CK_SLOT_ID slot_;
@@ -85,6 +92,7 @@ private:
     std::atomic<bool> loggedIn_{false};  // read without the lock on every operation
     CK_SESSION_HANDLE keepAlive_ = CK_INVALID_HANDLE;
     std::mutex copyMu_;
+    std::shared_mutex objectsMu_;
     std::map<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> copies_;
 };
 

@@ -71,6 +71,9 @@ public:
                     for (int j = 0; k && j < 25; j++) n += signsAndVerifies(k);
                     EVP_PKEY_free(k);
                     if (n == 25) good++;
+                    // The error queue is per thread: report it from here.
+                    else fprintf(stderr, "thread: key %s, %d/25 signed\n%s", k ? "loaded" : "not loaded", n,
+                                 errors().c_str());
                 });
             for (auto &t : ts) t.join();
             if (good != 8) fprintf(stderr, "%d of 8 threads signed\n%s", good.load(), errors().c_str());
