@@ -142,17 +142,32 @@ bool verifyAll(const Opts &o, const std::vector<Bytes> &sigs, bool overDigest) {
 
 // --- raw PKCS#11, no provider in the process --------------------------------------
 
-double runRaw(const Opts &o, bool sessionCopy, std::vector<Bytes> &sigs) {
-    CK_FUNCTION_LIST *f = p11_kit_module_load(o.module.c_str(), P11_KIT_MODULE_UNMANAGED);
+// The benchmark token through raw PKCS#11: module initialised, one logged-in session.
+struct RawToken {
+    CK_FUNCTION_LIST *f;
+    CK_SLOT_ID slot;
+    CK_SESSION_HANDLE login;
+};
+
+RawToken openRaw(const Opts &o) {
+    RawToken t{p11_kit_module_load(o.module.c_str(), P11_KIT_MODULE_UNMANAGED), 0, 0};
     CK_C_INITIALIZE_ARGS args{};
     args.flags = CKF_OS_LOCKING_OK;
-    if (!f || f->C_Initialize(&args) != CKR_OK) exit(4);
+    if (!t.f || t.f->C_Initialize(&args) != CKR_OK) exit(4);
     CK_SLOT_ID slots[8];
     CK_ULONG n = 8;
-    f->C_GetSlotList(CK_TRUE, slots, &n);
-    CK_SESSION_HANDLE login;
-    f->C_OpenSession(slots[0], CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &login);
-    f->C_Login(login, CKU_USER, (CK_UTF8CHAR_PTR) "1234", 4);
+    t.f->C_GetSlotList(CK_TRUE, slots, &n);
+    t.slot = slots[0];
+    t.f->C_OpenSession(t.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &t.login);
+    t.f->C_Login(t.login, CKU_USER, (CK_UTF8CHAR_PTR) "1234", 4);
+    return t;
+}
+
+double runRaw(const Opts &o, bool sessionCopy, std::vector<Bytes> &sigs) {
+    RawToken rt = openRaw(o);
+    CK_FUNCTION_LIST *f = rt.f;
+    CK_SESSION_HANDLE login = rt.login;
+    CK_ULONG n = 0;
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
     std::string label = "bench-" + o.alg.substr(0, o.alg == "rsa-pss" ? 3 : o.alg.size());
     if (o.alg == "rsa-pss" || o.alg == "rsa") label = "bench-rsa";
@@ -180,7 +195,7 @@ double runRaw(const Opts &o, bool sessionCopy, std::vector<Bytes> &sigs) {
         input.insert(input.end(), dg.begin(), dg.end());
     }
     std::vector<CK_SESSION_HANDLE> sess(o.threads);
-    for (auto &s : sess) f->C_OpenSession(slots[0], CKF_SERIAL_SESSION, nullptr, nullptr, &s);
+    for (auto &s : sess) f->C_OpenSession(rt.slot, CKF_SERIAL_SESSION, nullptr, nullptr, &s);
     CK_RSA_PKCS_PSS_PARAMS pss{CKM_SHA256, CKG_MGF1_SHA256, 32};
     CK_MECHANISM mech{isEc(o.alg) ? CKM_ECDSA : isPss(o.alg) ? CKM_RSA_PKCS_PSS : CKM_RSA_PKCS,
                       isPss(o.alg) ? &pss : nullptr, isPss(o.alg) ? sizeof pss : 0};
@@ -281,9 +296,6 @@ int child(const Opts &o) {
     double rate;
     if (o.mode == "raw-token" || o.mode == "raw-copy") rate = runRaw(o, o.mode == "raw-copy", sigs);
     else rate = runOpenSSL(o, sigs);
-    if (o.mode == "software") {
-        // the software key has its own public half
-    }
     bool ok = o.mode == "software" ? true : verifyAll(o, sigs, o.mode != "raw-token" && o.mode != "raw-copy");
     printf("%.1f %zu %d\n", rate, sigs.size(), ok ? 1 : 0);
     fflush(stdout);
@@ -380,16 +392,10 @@ int tpmBench(const char *self, const Opts &o) {
 // lookups, with 10, 1,000 and 10,000 other objects on the token (data objects,
 // created with raw PKCS#11 in a process of their own).
 void addObjects(const Opts &o, int total) {
-    CK_FUNCTION_LIST *f = p11_kit_module_load(o.module.c_str(), P11_KIT_MODULE_UNMANAGED);
-    CK_C_INITIALIZE_ARGS args{};
-    args.flags = CKF_OS_LOCKING_OK;
-    if (!f || f->C_Initialize(&args) != CKR_OK) exit(4);
-    CK_SLOT_ID slots[8];
-    CK_ULONG n = 8;
-    f->C_GetSlotList(CK_TRUE, slots, &n);
-    CK_SESSION_HANDLE s;
-    f->C_OpenSession(slots[0], CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s);
-    f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR) "1234", 4);
+    RawToken rt = openRaw(o);
+    CK_FUNCTION_LIST *f = rt.f;
+    CK_SESSION_HANDLE s = rt.login;
+    CK_ULONG n = 0;
     CK_OBJECT_CLASS cls = CKO_DATA;
     CK_BBOOL yes = CK_TRUE;
     std::vector<CK_OBJECT_HANDLE> have(20000);

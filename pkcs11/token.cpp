@@ -24,7 +24,8 @@ CK_FUNCTION_LIST *Session::fn() const { return t_->module()->fn(); }
 
 Token::Token(Module *m, CK_SLOT_ID slot, uint64_t generation)
     : module_(m), slot_(slot), gen_(generation) {
-    CK_TOKEN_INFO ti = info();
+    identity_ = info();
+    const CK_TOKEN_INFO &ti = identity_;
     label_ = fieldString(ti.label, sizeof ti.label);
     serial_ = fieldString(ti.serialNumber, sizeof ti.serialNumber);
     loginRequired_ = ti.flags & CKF_LOGIN_REQUIRED;
@@ -73,6 +74,14 @@ void Token::release(CK_SESSION_HANDLE h, bool bad) {
     module_->fn()->C_CloseSession(h);
 }
 
+CK_SESSION_HANDLE Token::homeSession() {
+    if (keepAlive_ == CK_INVALID_HANDLE)
+        check(module_->fn()->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr,
+                                           nullptr, &keepAlive_),
+              "opening a session on " + describe());
+    return keepAlive_;
+}
+
 void Token::forgetLogin() {
     std::lock_guard<std::mutex> lk(loginMu_);
     loggedIn_ = false;
@@ -83,10 +92,7 @@ void Token::login(const PinSource &pin) {
     std::lock_guard<std::mutex> lk(loginMu_);
     CK_FUNCTION_LIST *f = module_->fn();
     if (loggedIn_) return;
-    if (keepAlive_ == CK_INVALID_HANDLE)
-        check(f->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr,
-                               &keepAlive_),
-              "opening a session on " + describe());
+    homeSession();
     CK_SESSION_INFO si{};
     if (f->C_GetSessionInfo(keepAlive_, &si) == CKR_OK &&
         (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS)) {
@@ -131,12 +137,11 @@ CK_OBJECT_HANDLE Token::fastHandle(CK_OBJECT_HANDLE obj) {
     if (it != copies_.end()) return it->second;
     CK_FUNCTION_LIST *f = module_->fn();
     CK_SESSION_HANDLE home;
-    {
+    try {
         std::lock_guard<std::mutex> lk2(loginMu_);
-        if (keepAlive_ == CK_INVALID_HANDLE &&
-            f->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &keepAlive_) != CKR_OK)
-            return obj;
-        home = keepAlive_;
+        home = homeSession();
+    } catch (const Error &) {
+        return obj;  // no session to hold a copy: use the token object itself
     }
     CK_BBOOL no = CK_FALSE;
     CK_ATTRIBUTE t[] = {{CKA_TOKEN, &no, sizeof no}};

@@ -52,6 +52,9 @@ public:
     bool stale() const;
 
     CK_TOKEN_INFO info() const;      // fresh from the token (flags change)
+    // Label, serial, model, manufacturer as read when the token was found: what URIs
+    // match on. (A re-initialised token gets a new Token, see Module::tokens.)
+    const CK_TOKEN_INFO &identity() const { return identity_; }
     std::string label() const { return label_; }
     std::string serial() const { return serial_; }
     std::string describe() const;    // "token 'node1' (serial ...)"
@@ -79,9 +82,14 @@ public:
     std::shared_mutex &objectsMutex() { return objectsMu_; }
 
 private:
+    // The session that keeps the login and the session copies; opened on first
+    // need. Call with loginMu_ held.
+    CK_SESSION_HANDLE homeSession();
+
     Module *module_;
     CK_SLOT_ID slot_;
     uint64_t gen_;
+    CK_TOKEN_INFO identity_{};
     std::string label_, serial_;
     bool loginRequired_ = false;
     bool protectedPath_ = false;

@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "digests.h"
 #include "errors.h"
 #include "key.h"
 #include "provider.h"
@@ -76,15 +77,6 @@ std::string utf8Param(EVP_PKEY_CTX *p, const char *name) {
     return buf;
 }
 
-int digestNid(RsaCipherCtx *r, const std::string &name) {
-    if (name.empty()) return 0;
-    EVP_MD *md = EVP_MD_fetch(r->ctx->libctx, name.c_str(), kSoftwareProps);
-    if (!md) throw Error(Reason::Unsupported, "unknown digest " + name);
-    int nid = EVP_MD_get_type(md);
-    EVP_MD_free(md);
-    return nid;
-}
-
 DecryptRequest request(RsaCipherCtx *r) {
     DecryptRequest req;
     int pad = RSA_PKCS1_PADDING;
@@ -94,8 +86,8 @@ DecryptRequest request(RsaCipherCtx *r) {
         req.padding = DecryptRequest::Pkcs1;
     } else if (pad == RSA_PKCS1_OAEP_PADDING) {
         req.padding = DecryptRequest::Oaep;
-        req.oaepDigestNid = digestNid(r, utf8Param(r->soft, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST));
-        req.mgf1Nid = digestNid(r, utf8Param(r->soft, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST));
+        req.oaepDigestNid = digestNid(utf8Param(r->soft, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST));
+        req.mgf1Nid = digestNid(utf8Param(r->soft, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST));
         void *label = nullptr;
         size_t n = 0;
         OSSL_PARAM l[] = {OSSL_PARAM_octet_ptr(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, &label, 0),

@@ -149,7 +149,6 @@ int km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg) {
     // key"; refusing makes OpenSSL use secsf's own implementation instead.
     if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && k->hasPrivate()) return 0;
     OSSL_PARAM params[3];
-    BIGNUM *n = nullptr, *e = nullptr;
     Bytes nb, eb;
     if (k->type == KeyType::ED25519) {
         params[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
@@ -171,8 +170,6 @@ int km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg) {
         params[1] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_E, eb.data(), eb.size());
     }
     params[2] = OSSL_PARAM_construct_end();
-    (void)n;
-    (void)e;
     return cb(params, cbarg);
 }
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 
+#include "digests.h"
 #include "errors.h"
 #include "key.h"
 
@@ -63,13 +64,6 @@ ProvKey *checkKey(SigCtx *c, void *keydata, bool signing) {
     return k;
 }
 
-// Legacy name lookup: no fetch, no lock, and it knows every alias of a digest.
-const EVP_MD *digestByName(const std::string &name) {
-    const EVP_MD *md = EVP_get_digestbyname(name.c_str());
-    if (!md) throw Error(Reason::Unsupported, "unknown digest " + name);
-    return md;
-}
-
 void setDigest(SigCtx *c, const std::string &name) {
     const EVP_MD *md = digestByName(name);
     c->p.md = name;
@@ -113,7 +107,7 @@ int parseParams(SigCtx *c, const OSSL_PARAM params[]) {
     if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST))) {
         if (!OSSL_PARAM_get_utf8_string_ptr(p, &s)) return 0;
         c->p.mgf1 = s;
-        c->p.mgf1Nid = EVP_MD_get_type(digestByName(s));
+        c->p.mgf1Nid = digestNid(s);
     }
     return 1;
 }

@@ -41,7 +41,7 @@ Pkcs11Plugin::Pkcs11Plugin(Pkcs11Config cfg) : cfg_(std::move(cfg)) {
     if (cfg_.modulePath.empty())
         throw Error(Reason::Config, "SE '" + cfg_.name + "' has no pkcs11-module-path");
     if (!cfg_.pinSource.empty()) p11::PinSource::fromSource(cfg_.pinSource);  // validate
-    if (cfg_.token.compare(0, 7, "pkcs11:") == 0) p11::Uri::parse(cfg_.token);
+    if (cfg_.token.compare(0, 7, "pkcs11:") == 0) tokenUri_ = p11::Uri::parse(cfg_.token);
     module_ = p11::Module::get(cfg_.modulePath);
 }
 
@@ -51,10 +51,7 @@ bool Pkcs11Plugin::handlesUri(const std::string &uri) const {
 
 bool Pkcs11Plugin::isConfiguredToken(const p11::Token &t) const {
     if (cfg_.token.empty()) return false;
-    if (cfg_.token.compare(0, 7, "pkcs11:") == 0) {
-        CK_TOKEN_INFO ti = t.info();
-        return p11::Uri::parse(cfg_.token).matchesToken(ti);
-    }
+    if (tokenUri_) return tokenUri_->matchesToken(t.identity());
     return t.label() == cfg_.token;
 }
 
@@ -97,10 +94,10 @@ Found Pkcs11Plugin::find(const std::string &text) {
 
     std::vector<std::shared_ptr<p11::Token>> tokens;
     for (auto &t : module->tokens()) {
-        CK_TOKEN_INFO ti = t->info();
+        if (!uri.matchesToken(t->identity())) continue;
         CK_SLOT_INFO si{};
         module->fn()->C_GetSlotInfo(t->slot(), &si);
-        if (uri.matchesToken(ti) && uri.matchesSlot(t->slot(), si)) tokens.push_back(t);
+        if (uri.matchesSlot(t->slot(), si)) tokens.push_back(t);
     }
     if (tokens.empty()) throw Error(Reason::NotFound, "no token matches " + uri.redacted());
 
@@ -125,7 +122,6 @@ Found Pkcs11Plugin::find(const std::string &text) {
         if (auto v = uri.pinValue()) pin = p11::PinSource::fromValue(*v);
         else if (auto s = uri.pinSource()) pin = p11::PinSource::fromSource(*s);
         else pin = pinFor(*t);
-        bool loggedIn = false;
         if (wantPrivate && t->loginRequired()) {
             // With several candidate tokens, logging in would try one PIN on all.
             if (tokens.size() > 1 && needLogin > 0) {
@@ -135,10 +131,8 @@ Found Pkcs11Plugin::find(const std::string &text) {
                                     " tokens; add token= to say which one to log in to");
             } else if (pin.present() || cls) {
                 t->login(pin);  // throws with the reason (PIN wrong, locked, missing)
-                loggedIn = true;
             }
         }
-        (void)loggedIn;
         p11::Session s = t->session();
         // Token objects only: session copies (see Token::fastHandle) are not keys of their own.
         CK_BBOOL onToken = CK_TRUE;
@@ -209,7 +203,7 @@ std::shared_ptr<p11::Token> Pkcs11Plugin::tokenFor(const std::string &where, p11
     if (!where.empty()) {
         p11::Uri u = p11::Uri::parse(where);
         for (auto &t : module_->tokens())
-            if (u.matchesToken(t->info())) {
+            if (u.matchesToken(t->identity())) {
                 if (tok) throw Error(Reason::Ambiguous, u.redacted() + " matches several tokens");
                 tok = t;
             }

@@ -5,11 +5,13 @@
 #pragma once
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "../../pkcs11/module.h"
 #include "../../pkcs11/pin.h"
 #include "../../pkcs11/token.h"
+#include "../../pkcs11/uri.h"
 #include "../se_plugin.h"
 
 namespace secsf {
@@ -47,6 +49,8 @@ private:
     // The token a URI names (exactly one; empty: the default token), logged in
     // with the URI's PIN or, for the configured token only, the configured one.
     std::shared_ptr<p11::Token> tokenFor(const std::string &where, p11::PinSource &pin);
+    // A session on the default token, logged in: where secure storage lives.
+    p11::Session storageSession();
     bool isConfiguredToken(const p11::Token &t) const;
     std::shared_ptr<p11::Token> defaultToken();
     p11::PinSource pinFor(const p11::Token &t) const;
@@ -59,6 +63,7 @@ private:
     const Probe &probe();  // the default token's mechanisms, once per module generation
 
     Pkcs11Config cfg_;
+    std::optional<p11::Uri> tokenUri_;  // cfg_.token when it is a pkcs11: URI
     std::mutex probeMu_;
     Probe probe_;
     std::shared_ptr<p11::Module> module_;  // loaded lazily by Module itself

@@ -43,8 +43,7 @@ std::shared_ptr<SeKey> Pkcs11Plugin::findSecret(const std::string &text) {
         throw Error(Reason::BadInput, uri.redacted() + " names no object: add object= or id=");
     // The token part of the URI selects the token, exactly as for key generation.
     p11::PinSource pin;
-    std::string tokenPart = text;
-    auto tok = tokenFor(tokenPart, pin);
+    auto tok = tokenFor(text, pin);
     p11::Session s = tok->session();
     CK_OBJECT_CLASS c = CKO_SECRET_KEY;
     CK_BBOOL onToken = CK_TRUE;

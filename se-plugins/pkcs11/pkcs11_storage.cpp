@@ -28,15 +28,18 @@ std::vector<CK_OBJECT_HANDLE> findData(p11::Session &s, const std::string &app,
 
 }  // namespace
 
+p11::Session Pkcs11Plugin::storageSession() {
+    p11::PinSource pin;
+    return tokenFor("", pin)->session();
+}
+
 void Pkcs11Plugin::storagePut(const std::string &owner, const std::string &name, const Bytes &data) {
     DeviceCall inside;  // see secsf/device_call.h
     std::string app = application(owner);
     if (name.empty()) throw Error(Reason::BadInput, "a stored object needs a name");
     if (data.size() > kMaxObject)
         throw Error(Reason::BadInput, "secure storage holds objects up to 64 KiB");
-    p11::PinSource pin;
-    auto tok = tokenFor("", pin);
-    p11::Session s = tok->session();
+    p11::Session s = storageSession();
     // Replace, not duplicate: create the new object first, then remove the old ones.
     auto old = findData(s, app, &name);
     CK_OBJECT_CLASS c = CKO_DATA;
@@ -49,15 +52,13 @@ void Pkcs11Plugin::storagePut(const std::string &owner, const std::string &name,
                                 {CKA_VALUE, const_cast<unsigned char *>(data.data()), data.size()}};
     CK_OBJECT_HANDLE h;
     p11::check(s.fn()->C_CreateObject(s.handle(), t.data(), t.size(), &h),
-               "storing '" + name + "' on " + tok->describe());
+               "storing '" + name + "' on " + s.token()->describe());
     for (CK_OBJECT_HANDLE o : old) s.fn()->C_DestroyObject(s.handle(), o);
 }
 
 Bytes Pkcs11Plugin::storageGet(const std::string &owner, const std::string &name) {
     DeviceCall inside;  // see secsf/device_call.h
-    p11::PinSource pin;
-    auto tok = tokenFor("", pin);
-    p11::Session s = tok->session();
+    p11::Session s = storageSession();
     auto found = findData(s, application(owner), &name);
     if (found.empty())
         throw Error(Reason::NotFound, "owner '" + owner + "' has no stored object '" + name + "'");
@@ -68,9 +69,7 @@ Bytes Pkcs11Plugin::storageGet(const std::string &owner, const std::string &name
 
 bool Pkcs11Plugin::storageDelete(const std::string &owner, const std::string &name) {
     DeviceCall inside;  // see secsf/device_call.h
-    p11::PinSource pin;
-    auto tok = tokenFor("", pin);
-    p11::Session s = tok->session();
+    p11::Session s = storageSession();
     auto found = findData(s, application(owner), &name);
     for (CK_OBJECT_HANDLE o : found)
         p11::check(s.fn()->C_DestroyObject(s.handle(), o), "deleting '" + name + "'");
@@ -80,9 +79,7 @@ bool Pkcs11Plugin::storageDelete(const std::string &owner, const std::string &na
 std::vector<std::string> Pkcs11Plugin::storageList(const std::string &owner) {
     DeviceCall inside;  // see secsf/device_call.h
     std::string app = application(owner);
-    p11::PinSource pin;
-    auto tok = tokenFor("", pin);
-    p11::Session s = tok->session();
+    p11::Session s = storageSession();
     std::vector<std::string> names;
     for (CK_OBJECT_HANDLE o : findData(s, app, nullptr))
         names.push_back(p11::getString(s, o, CKA_LABEL));

@@ -27,6 +27,7 @@ std::string env(const char *name, const char *dflt) {
 }  // namespace
 
 const std::string &workDir() { return gWork; }
+std::string softhsmModule() { return env("SOFTHSM_MODULE", "/usr/lib/softhsm/libsofthsm2.so"); }
 std::string pinFile(const std::string &token) { return gWork + "/" + token + ".pin"; }
 
 void globalSetUp() {
@@ -35,7 +36,7 @@ void globalSetUp() {
     char buf[64];
     snprintf(buf, sizeof buf, "/unit.%d", (int)getpid());
     gWork = base + buf;
-    std::string module = env("SOFTHSM_MODULE", "/usr/lib/softhsm/libsofthsm2.so");
+    std::string module = softhsmModule();
     run("rm -rf '" + gWork + "' && mkdir -p '" + gWork + "/tokens'");
     {
         std::ofstream c(gWork + "/softhsm2.conf");

@@ -15,6 +15,8 @@ using Bytes = std::vector<unsigned char>;
 void globalSetUp();
 void globalTearDown(bool success);
 const std::string &workDir();
+// The SoftHSM PKCS#11 module under test ($SOFTHSM_MODULE, else Debian's path).
+std::string softhsmModule();
 std::string pinFile(const std::string &token);
 
 // Everything on the OpenSSL error queue, as text (and the queue cleared).

@@ -316,7 +316,7 @@ public:
         if (!ke.empty()) return ke;
         ke = randomBytes(32);
         secsf::Pkcs11Config cfg;
-        cfg.modulePath = getenv("SOFTHSM_MODULE") ? getenv("SOFTHSM_MODULE") : "/usr/lib/softhsm/libsofthsm2.so";
+        cfg.modulePath = softhsmModule();
         cfg.token = "node1";
         cfg.pinSource = "file:" + pinFile("node1");
         secsf::Pkcs11Plugin se(cfg);

@@ -16,7 +16,7 @@ namespace {
 secsf::Pkcs11Plugin &se() {
     static secsf::Pkcs11Plugin *p = [] {
         secsf::Pkcs11Config cfg;
-        cfg.modulePath = getenv("SOFTHSM_MODULE") ? getenv("SOFTHSM_MODULE") : "/usr/lib/softhsm/libsofthsm2.so";
+        cfg.modulePath = softhsmModule();
         cfg.token = "node1";
         cfg.pinSource = "file:" + pinFile("node1");
         return new secsf::Pkcs11Plugin(cfg);
@@ -79,7 +79,7 @@ public:
     void objectsArePrivateOnTheToken() {
         // Without login the token shows no data objects at all.
         std::string cmd = "OPENSSL_CONF=/dev/null pkcs11-tool --module " +
-                          std::string(getenv("SOFTHSM_MODULE") ? getenv("SOFTHSM_MODULE") : "/usr/lib/softhsm/libsofthsm2.so") +
+                          softhsmModule() +
                           " --token-label node1 --list-objects --type data 2>/dev/null | grep -c 'Data object'";
         FILE *f = popen(cmd.c_str(), "r");
         char buf[16] = {0};
@@ -108,7 +108,7 @@ public:
     void routerNamesWhatIsMissing() {
         secsf::SeRegistry reg;
         secsf::Pkcs11Config cfg;
-        cfg.modulePath = getenv("SOFTHSM_MODULE") ? getenv("SOFTHSM_MODULE") : "/usr/lib/softhsm/libsofthsm2.so";
+        cfg.modulePath = softhsmModule();
         cfg.token = "node1";
         reg.add(std::make_shared<secsf::Pkcs11Plugin>(cfg));
         CPPUNIT_ASSERT_EQUAL(std::string("pkcs11"), reg.able(secsf::CapHmac, "compute HMAC").name());

@@ -112,8 +112,7 @@ public:
         CPPUNIT_ASSERT_MESSAGE(errors(), k);
         CPPUNIT_ASSERT(signByUri("pkcs11:token=node1;object=short-lived;type=private"));
         std::string cmd = "OPENSSL_CONF=/dev/null pkcs11-tool --module " +
-                          std::string(getenv("SOFTHSM_MODULE") ? getenv("SOFTHSM_MODULE")
-                                                               : "/usr/lib/softhsm/libsofthsm2.so") +
+                          softhsmModule() +
                           " --token-label node1 --login --pin 1234 --delete-object --type privkey"
                           " --label short-lived >/dev/null 2>&1";
         CPPUNIT_ASSERT_EQUAL(0, std::system(cmd.c_str()));
@@ -134,8 +133,7 @@ public:
         CPPUNIT_ASSERT(!loadKey(uri));
         errors();
         std::string cmd = "OPENSSL_CONF=/dev/null pkcs11-tool --module " +
-                          std::string(getenv("SOFTHSM_MODULE") ? getenv("SOFTHSM_MODULE")
-                                                               : "/usr/lib/softhsm/libsofthsm2.so") +
+                          softhsmModule() +
                           " --token-label node1 --login --pin 1234 --keypairgen"
                           " --key-type EC:prime256v1 --id 77 --label added-later >/dev/null 2>&1";
         CPPUNIT_ASSERT_EQUAL(0, std::system(cmd.c_str()));
