@@ -10,6 +10,7 @@ PACKAGES="
   libcppunit-dev libunistring-dev
   nginx curl
   libtss2-dev swtpm swtpm-tools tpm2-openssl tpm2-tools
+  libpcsclite-dev pcscd vsmartcard-vpcd opensc-pkcs11 perl
 "
 # --fuzz: also clang and its fuzzer runtime, for `make fuzz`.
 if [ "${1:-}" = "--fuzz" ]; then PACKAGES="$PACKAGES clang libclang-rt-14-dev"; fi

@@ -1,0 +1,84 @@
+# A private pcscd with vsmartcard's virtual reader (vpcd) and the test PIV card,
+# all under one directory, started in the background and stopped by PID.
+# TEST-FIXTURES.md has the measurements behind the choices.
+#   pcsc_start DIR      pcscd in its own mount namespace (its socket is hard-wired to
+#                       /run/pcscd, so a bind mount gives each test its own), a free
+#                       vpcd port pair; exports PCSCLITE_CSOCK_NAME
+#   card_insert DIR [piv-card options]   starts the card, waits until PC/SC sees it
+#   card_remove DIR     stops the card (the reader stays)
+#   pcsc_stop DIR       card and pcscd
+#   PIV_CARD            the emulator program (set by make check)
+: "${PIV_CARD:?run through make check, which sets PIV_CARD}"
+: "${VPCD_DRIVER:=/usr/lib/pcsc/drivers/serial/libifdvpcd.so}"
+
+pcsc_start() {
+    local dir=$1 try port
+    mkdir -p "$dir/reader.conf.d" "$dir/run"
+    export PCSCLITE_CSOCK_NAME="$dir/run/pcscd.comm"
+    for try in 1 2 3 4 5 6 7 8; do
+        # vpcd listens on port P and P+1 (two slots) on every interface; its choice.
+        port=$((20000 + ($$ * 7 + try * 977 + $(date +%N | sed 's/^0*//;s/^$/0/') % 9973) % 40000))
+        cat >"$dir/reader.conf.d/vpcd" <<CONF
+FRIENDLYNAME "Virtual PCD"
+DEVICENAME /dev/null:$port
+LIBPATH $VPCD_DRIVER
+CHANNELID $port
+CONF
+        unshare -m --propagation private sh -c \
+            "mkdir -p /run/pcscd && mount --bind '$dir/run' /run/pcscd && exec pcscd --foreground --info --config '$dir/reader.conf.d'" \
+            >"$dir/pcscd.log" 2>&1 &
+        echo $! >"$dir/pcscd.pid"
+        for _ in $(seq 100); do
+            grep -q "init failed\|Could not initialize" "$dir/pcscd.log" && break
+            [ -S "$dir/run/pcscd.comm" ] && grep -q "ifdvpcd\|Virtual PCD" "$dir/pcscd.log" && {
+                echo "$port" >"$dir/vpcd.port"
+                return 0
+            }
+            sleep 0.05
+        done
+        _pcsc_kill "$dir/pcscd.pid"
+    done
+    echo "# pcscd did not start: $(tail -5 "$dir/pcscd.log")"
+    return 1
+}
+
+card_insert() {
+    local dir=$1
+    shift
+    "$PIV_CARD" --port "$(cat "$dir/vpcd.port")" --state "$dir/card.state" "$@" >>"$dir/card.log" 2>&1 &
+    echo $! >"$dir/card.pid"
+    for _ in $(seq 100); do
+        OPENSSL_CONF=/dev/null opensc-tool -r 0 -a >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "# the card did not appear: $(tail -3 "$dir/card.log") $(tail -3 "$dir/pcscd.log")"
+    return 1
+}
+
+card_remove() {
+    _pcsc_kill "$1/card.pid"
+    # Until the reader notices, the card still looks present.
+    for _ in $(seq 100); do
+        OPENSSL_CONF=/dev/null opensc-tool -r 0 -a >/dev/null 2>&1 || return 0
+        sleep 0.05
+    done
+}
+
+pcsc_stop() {
+    _pcsc_kill "$1/card.pid"
+    _pcsc_kill "$1/pcscd.pid"
+}
+
+_pcsc_kill() {
+    local pid
+    pid=$(cat "$1" 2>/dev/null) || return 0
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        [ "$(ps -o stat= -p "$pid" 2>/dev/null)" = "Z" ] && break
+        sleep 0.05
+    done
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    rm -f "$1"
+}
