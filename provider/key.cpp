@@ -4,6 +4,7 @@
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
 
+#include "../se-plugins/public_key.h"
 #include "secsf/error.h"
 
 namespace secsf::prov {
@@ -23,37 +24,7 @@ void ProvKey::adopt(std::shared_ptr<SeKey> key) {
 }
 
 void ProvKey::buildSoft() {
-    std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(),
-                                                                        OSSL_PARAM_BLD_free);
-    BIGNUM *n = nullptr, *e = nullptr;
-    const char *name;
-    if (type == KeyType::ED25519) {
-        name = "ED25519";
-        OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, pub.ecPoint.data(),
-                                         pub.ecPoint.size());
-    } else if (type == KeyType::EC) {
-        name = "EC";
-        OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, pub.group.c_str(), 0);
-        OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, pub.ecPoint.data(),
-                                         pub.ecPoint.size());
-    } else {
-        name = "RSA";
-        n = BN_bin2bn(pub.n.data(), (int)pub.n.size(), nullptr);
-        e = BN_bin2bn(pub.e.data(), (int)pub.e.size(), nullptr);
-        OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n);
-        OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e);
-    }
-    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld.get());
-    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(ctx->libctx, name, kSoftwareProps);
-    EVP_PKEY *pk = nullptr;
-    bool ok = params && pctx && EVP_PKEY_fromdata_init(pctx) > 0 &&
-              EVP_PKEY_fromdata(pctx, &pk, EVP_PKEY_PUBLIC_KEY, params) > 0;
-    EVP_PKEY_CTX_free(pctx);
-    OSSL_PARAM_free(params);
-    BN_free(n);
-    BN_free(e);
-    if (!ok) throw Error(Reason::DeviceError, "the SE's public key is not a valid " +
-                                                  std::string(name) + " key");
+    EVP_PKEY *pk = publicKeyToEvp(pub, ctx->libctx, kSoftwareProps);
     EVP_PKEY_free(soft);
     soft = pk;
 }

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "../se-plugins/pkcs11/pkcs11_plugin.h"
+#include "../se-plugins/pcsc/piv_plugin.h"
 #include "../se-plugins/tpm2/tpm2_plugin.h"
 #include "errors.h"
 #include "provctx.h"
@@ -59,6 +60,7 @@ const OSSL_ALGORITHM kKdf[] = {
 const OSSL_ALGORITHM kStore[] = {
     {"pkcs11", SECSF_PROPS, kSeStore, "RFC 7512 PKCS#11 URIs"},
     {"tpm2", SECSF_PROPS, kSeStore, "TPM 2.0 key URIs (tpm2:handle=...|file=...)"},
+    {"piv", SECSF_PROPS, kSeStore, "PIV card key URIs (piv:slot=9a;reader=...)"},
     {nullptr, nullptr, nullptr, nullptr}};
 
 const OSSL_ALGORITHM kDecoder[] = {
@@ -164,6 +166,15 @@ void configure(ProvCtx *ctx, OSSL_FUNC_core_get_params_fn *gp) {
     tc.storageDir = get("tpm2-storage-dir");
     if (!get("tpm2-security-level").empty()) tc.securityLevel = std::atoi(get("tpm2-security-level").c_str());
     if (!tc.tcti.empty()) ctx->registry.add(std::make_shared<tpm2::Plugin>(tc));
+    // The card SE is there when a reader is named (a pattern; "*" takes any reader).
+    pcsc::Config cc;
+    cc.reader = get("pcsc-reader");
+    cc.pinSource = get("pcsc-pin-source");
+    cc.mgmtKeySource = get("pcsc-management-key-source");
+    cc.mgmtKeyAlg = get("pcsc-management-key-alg");
+    if (!get("pcsc-se-name").empty()) cc.name = get("pcsc-se-name");
+    if (!get("pcsc-security-level").empty()) cc.securityLevel = std::atoi(get("pcsc-security-level").c_str());
+    if (!cc.reader.empty()) ctx->registry.add(std::make_shared<pcsc::Plugin>(cc));
     ctx->registry.setDefault(get("default-se"));
 }
 

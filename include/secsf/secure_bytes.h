@@ -18,7 +18,12 @@ template <class T> struct WipingAllocator {
     T *allocate(size_t n) {
         void *p = std::malloc(n * sizeof(T));
         if (!p) throw std::bad_alloc();
-        mlock(p, n * sizeof(T));  // best effort: RLIMIT_MEMLOCK may say no
+        // Best effort: RLIMIT_MEMLOCK may say no. (GCC takes mlock's pointer for a
+        // read of the new, uninitialised block and warns.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+        mlock(p, n * sizeof(T));
+#pragma GCC diagnostic pop
         return static_cast<T *>(p);
     }
     void deallocate(T *p, size_t n) {

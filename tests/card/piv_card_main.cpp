@@ -2,7 +2,7 @@
 // the card in its slot and answers what pcscd sends. The card is "inserted" while
 // this process runs and "removed" when it exits.
 //
-//   piv-card --port P --state FILE [--host 127.0.0.1] [--strict-le] [--extended]
+//   piv-card --port P --state FILE [--host 127.0.0.1] [--strict-le] [--extended] [--trace FILE]
 //
 // vpcd's protocol: every message is a 2-byte big-endian length and the payload; a
 // 1-byte payload is a control code (0 power off, 1 power on, 2 reset, 4 get ATR),
@@ -62,17 +62,18 @@ int connectTo(const std::string &host, int port) {
 
 int usage() {
     fprintf(stderr,
-            "usage: piv-card --port P --state FILE [--host ADDR] [--strict-le] [--extended]\n"
+            "usage: piv-card --port P --state FILE [--host ADDR] [--strict-le] [--extended] [--trace FILE]\n"
             "  A PIV test card for vsmartcard's vpcd reader on ADDR:P (default 127.0.0.1).\n"
             "  FILE keeps PIN, keys and data objects; FILE.fault, when present, makes the\n"
-            "  next private-key operation fail: truncate|badsw|oversize|garbage|die.\n");
+            "  next private-key operation fail: truncate|badsw|oversize|garbage|die.\n"
+            "  --trace appends one line per command APDU: CLA INS P1 P2, data length, SW.\n");
     return 2;
 }
 
 }  // namespace
 
 int main(int argc, char **argv) {
-    std::string host = "127.0.0.1", state;
+    std::string host = "127.0.0.1", state, trace;
     int port = 0;
     card::Options opt;
     for (int i = 1; i < argc; i++) {
@@ -82,6 +83,7 @@ int main(int argc, char **argv) {
         else if (a == "--host" && i + 1 < argc) host = argv[++i];
         else if (a == "--strict-le") opt.strictLe = true;
         else if (a == "--extended") opt.extended = true;
+        else if (a == "--trace" && i + 1 < argc) trace = argv[++i];
         else return usage();
     }
     if (!port || state.empty()) return usage();
@@ -104,6 +106,11 @@ int main(int argc, char **argv) {
                 if (msg[0] != 0x04) continue;  // power and reset have no answer
             } else {
                 reply = applet.process(msg);
+                if (FILE *t = trace.empty() ? nullptr : fopen(trace.c_str(), "a")) {
+                    fprintf(t, "%02X %02X %02X %02X %zu %02X%02X\n", msg[0], msg[1], msg[2], msg[3],
+                            msg.size() - 4, reply[reply.size() - 2], reply[reply.size() - 1]);
+                    fclose(t);
+                }
             }
             if (!send(fd, reply)) return 0;
         }

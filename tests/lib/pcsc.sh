@@ -1,7 +1,7 @@
 # A private pcscd with vsmartcard's virtual reader (vpcd) and the test PIV card,
 # all under one directory, started in the background and stopped by PID.
 # TEST-FIXTURES.md has the measurements behind the choices.
-#   pcsc_start DIR      pcscd in its own mount namespace (its socket is hard-wired to
+#   pcsc_start DIR [NAME]  pcscd in its own mount namespace (its socket is hard-wired to
 #                       /run/pcscd, so a bind mount gives each test its own), a free
 #                       vpcd port pair; exports PCSCLITE_CSOCK_NAME
 #   card_insert DIR [piv-card options]   starts the card, waits until PC/SC sees it
@@ -12,14 +12,14 @@
 : "${VPCD_DRIVER:=/usr/lib/pcsc/drivers/serial/libifdvpcd.so}"
 
 pcsc_start() {
-    local dir=$1 try port
+    local dir=$1 name=${2:-Virtual PCD} try port
     mkdir -p "$dir/reader.conf.d" "$dir/run"
     export PCSCLITE_CSOCK_NAME="$dir/run/pcscd.comm"
     for try in 1 2 3 4 5 6 7 8; do
         # vpcd listens on port P and P+1 (two slots) on every interface; its choice.
         port=$((20000 + ($$ * 7 + try * 977 + $(date +%N | sed 's/^0*//;s/^$/0/') % 9973) % 40000))
         cat >"$dir/reader.conf.d/vpcd" <<CONF
-FRIENDLYNAME "Virtual PCD"
+FRIENDLYNAME "$name"
 DEVICENAME /dev/null:$port
 LIBPATH $VPCD_DRIVER
 CHANNELID $port
@@ -30,7 +30,7 @@ CONF
         echo $! >"$dir/pcscd.pid"
         for _ in $(seq 100); do
             grep -q "init failed\|Could not initialize" "$dir/pcscd.log" && break
-            [ -S "$dir/run/pcscd.comm" ] && grep -q "ifdvpcd\|Virtual PCD" "$dir/pcscd.log" && {
+            [ -S "$dir/run/pcscd.comm" ] && grep -q "ifdvpcd\|$name" "$dir/pcscd.log" && {
                 echo "$port" >"$dir/vpcd.port"
                 return 0
             }
