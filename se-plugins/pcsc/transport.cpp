@@ -314,7 +314,7 @@ Response Channel::exchange(Command c) {
     if (!ext && le > 256) le = 256;
     if (s_->t0() && !data.empty()) le = 0;  // T=0 has no Le on case 4: 61xx says how much
     Response r = s_->transmitRaw(encode(cla, c, data, le, ext));
-    if ((r.sw >> 8) == 0x6C && data.empty()) {
+    if ((r.sw >> 8) == 0x6C) {  // "wrong Le": the card did nothing; ask again with its length
         size_t exact = (r.sw & 0xFF) ? (r.sw & 0xFF) : 256;
         r = s_->transmitRaw(encode(cla, c, data, exact, false));
     }

@@ -62,6 +62,7 @@ void globalSetUp() {
         if (&secsf_test_needs_swtpm && secsf_test_needs_swtpm)
             c << "tpm2-tcti = swtpm:path=" << gWork << "/tpm/sock\n";
     }
+    if (&secsf_test_needs_card && secsf_test_needs_card) startCardReader();
     setenv("OPENSSL_CONF", (gWork + "/openssl.cnf").c_str(), 1);
 }
 
@@ -74,6 +75,25 @@ void startSwtpm() {
         "sleep 0.05; done; exit 1");
 }
 
+std::string cardDir() { return gWork + "/card"; }
+
+int pcscShell(const std::string &script) {
+    std::string lib = env("srcdir", ".") + "/lib/pcsc.sh";
+    std::string cmd = "bash -c '. \"" + lib + "\"; export PCSCLITE_CSOCK_NAME=\"" + cardDir() +
+                      "/run/pcscd.comm\"; " + script + "' >>'" + gWork + "/pcsc.log' 2>&1";
+    return std::system(cmd.c_str());
+}
+
+void startCardReader() {
+    setenv("PCSCLITE_CSOCK_NAME", (cardDir() + "/run/pcscd.comm").c_str(), 1);
+    run("mkdir -p '" + cardDir() + "'");
+    if (pcscShell("pcsc_start \"" + cardDir() + "\" && card_insert \"" + cardDir() + "\" --trace \"" +
+                  cardDir() + "/trace\"") != 0)
+        throw std::runtime_error("pcscd with the test card did not start (see " + gWork + "/pcsc.log)");
+}
+
+void stopCardReader() { pcscShell("pcsc_stop \"" + cardDir() + "\""); }
+
 void stopSwtpm() {
     std::string d = gWork + "/tpm";
     std::system(("swtpm_ioctl --unix '" + d + "/sock.ctrl' -s >/dev/null 2>&1; "
@@ -83,6 +103,7 @@ void stopSwtpm() {
 
 void globalTearDown(bool success) {
     if (&secsf_test_needs_swtpm && secsf_test_needs_swtpm) stopSwtpm();
+    if (&secsf_test_needs_card && secsf_test_needs_card) stopCardReader();
     if (success && !getenv("KEEP_WORK")) run("rm -rf '" + gWork + "'");
 }
 

@@ -39,6 +39,15 @@ extern "C" const bool secsf_test_needs_swtpm __attribute__((weak));
 void startSwtpm();
 void stopSwtpm();
 
+// A test program that defines this as true gets a private pcscd with vsmartcard's
+// reader and the test PIV card in it (PCSCLITE_CSOCK_NAME points at it).
+extern "C" const bool secsf_test_needs_card __attribute__((weak));
+void startCardReader();
+void stopCardReader();
+std::string cardDir();
+// Runs a script with tests/lib/pcsc.sh loaded and this pcscd's socket; its exit code.
+int pcscShell(const std::string &script);
+
 // Runs fn in a forked child; returns true when it returned true and exited 0.
 template <class F> bool inChild(F fn);
 

@@ -9,6 +9,7 @@
 #include <cppunit/extensions/TestFactoryRegistry.h>
 #include <cppunit/ui/text/TestRunner.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -18,7 +19,11 @@ namespace {
 
 class TapListener : public CppUnit::TestListener {
 public:
-    void startTest(CppUnit::Test *) override { failed_ = false; msg_.clear(); }
+    void startTest(CppUnit::Test *) override {
+        failed_ = false;
+        msg_.clear();
+        start_ = std::chrono::steady_clock::now();
+    }
     void addFailure(const CppUnit::TestFailure &f) override {
         failed_ = true;
         msg_ = f.thrownException()->what();
@@ -44,12 +49,16 @@ public:
         } else {
             printf("ok %d - %s\n", n_, t->getName().c_str());
         }
+        // How long each case took, as a TAP comment: where a slow suite spends it.
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
+        printf("# %lld ms\n", (long long)ms.count());
         fflush(stdout);
     }
     int count() const { return n_; }
     int failures() const { return bad_; }
 
 private:
+    std::chrono::steady_clock::time_point start_;
     bool failed_ = false;
     std::string msg_;
     int n_ = 0, bad_ = 0;
