@@ -24,9 +24,18 @@ DEVICENAME /dev/null:$port
 LIBPATH $VPCD_DRIVER
 CHANNELID $port
 CONF
-        unshare -m --propagation private sh -c \
-            "mkdir -p /run/pcscd && mount --bind '$dir/run' /run/pcscd && exec pcscd --foreground --info --config '$dir/reader.conf.d'" \
-            >"$dir/pcscd.log" 2>&1 &
+        if _pcsc_private_ns; then
+            unshare -m --propagation private sh -c \
+                "mkdir -p /run/pcscd && mount --bind '$dir/run' /run/pcscd && exec pcscd --foreground --info --config '$dir/reader.conf.d'" \
+                >"$dir/pcscd.log" 2>&1 &
+        else
+            # No mount namespaces here: the one real /run/pcscd, one test at a time.
+            # pcscd inherits the lock and holds it until it exits.
+            mkdir -p /run/pcscd
+            ln -sf /run/pcscd/pcscd.comm "$dir/run/pcscd.comm"
+            (exec 9>/tmp/secsf-pcscd.lock && flock 9 && exec pcscd --foreground --info --config "$dir/reader.conf.d") \
+                >"$dir/pcscd.log" 2>&1 &
+        fi
         echo $! >"$dir/pcscd.pid"
         for _ in $(seq 100); do
             grep -q "init failed\|Could not initialize" "$dir/pcscd.log" && break
@@ -67,6 +76,11 @@ card_remove() {
 pcsc_stop() {
     _pcsc_kill "$1/card.pid"
     _pcsc_kill "$1/pcscd.pid"
+}
+
+# Whether pcscd can get a private /run/pcscd (root with mount namespaces).
+_pcsc_private_ns() {
+    [ -z "${SECSF_PCSC_SHARED:-}" ] && unshare -m --propagation private true 2>/dev/null
 }
 
 _pcsc_kill() {
