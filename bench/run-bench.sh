@@ -40,5 +40,21 @@ openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 \
 openssl pkey -in 'tpm2:handle=0x81000020' -pubout -outform DER -out "$work/tpm-ec256.pub.der"
 openssl pkey -in "$work/tpm-file.pem" -pubout -outform DER -out "$work/tpm-file-ec256.pub.der"
 "$build/bench/bench_sign" --tpm
+# The card path: a private pcscd with the test PIV card, keys in 9a and 9d.
+export PIV_CARD="$build/tests/card/piv-card"
+. "$(dirname "$0")/../tests/lib/pcsc.sh"
+pcsc_start "$work/card"
+trap 'swtpm_stop "$work/tpm"; pcsc_stop "$work/card"' EXIT
+card_insert "$work/card" --trace "$work/card/trace"
+printf '123456\n' >"$work/card.pin"
+printf '010203040506070801020304050607080102030405060708\n' >"$work/card.mgmt"
+printf 'pcsc-reader = Virtual PCD 00 00\npcsc-pin-source = file:%s\npcsc-management-key-source = file:%s\n' \
+    "$work/card.pin" "$work/card.mgmt" >>"$OPENSSL_CONF"
+openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 -pkeyopt secsf.uri:piv:slot=9a -out "$work/card-ec.pem"
+openssl genpkey -propquery provider=secsf -algorithm RSA -pkeyopt bits:2048 -pkeyopt secsf.uri:piv:slot=9d -out "$work/card-rsa.pem"
+echo
+"$build/bench/bench_card" "$work/card/trace"
+echo
+
 # Last: it leaves 10,000 objects on the benchmark token.
 "$build/bench/bench_sign" --scale
