@@ -2,8 +2,8 @@
 
 #include <PCSC/pcsclite.h>
 #include <fnmatch.h>
-#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 
 namespace secsf::pcsc {
@@ -198,15 +198,10 @@ Response Session::transmitRaw(const Bytes &apdu) {
     if (rv != SCARD_S_SUCCESS || len < 2) {
         // A card that vanished mid-command shows as a transfer error or as an empty
         // answer (vpcd): ask the reader whether the card is still there.
-        // The reader may take a moment to notice, so look for up to 250 ms.
-        for (int i = 0; i < 25; i++) {
-            DWORD state = 0, proto = 0, nameLen = 0, atrLen = 0;
-            LONG st = SCardStatus(card_, nullptr, &nameLen, &state, &proto, nullptr, &atrLen);
-            if (st != SCARD_S_SUCCESS && kindOf(st) != TransportError::Protocol) fail(st, "sending a command");
-            if (st == SCARD_S_SUCCESS && (state & SCARD_ABSENT)) fail(SCARD_W_REMOVED_CARD, "sending a command");
-            if (rv == SCARD_S_SUCCESS && len >= 2) break;
-            usleep(10000);
-        }
+        DWORD state = 0, proto = 0, nameLen = 0, atrLen = 0;
+        LONG st = SCardStatus(card_, nullptr, &nameLen, &state, &proto, nullptr, &atrLen);
+        if (st != SCARD_S_SUCCESS && kindOf(st) != TransportError::Protocol) fail(st, "sending a command");
+        if (cardGone(2000)) fail(SCARD_W_REMOVED_CARD, "sending a command");
         if (rv != SCARD_S_SUCCESS) fail(rv, "sending a command");
         throw TransportError(TransportError::Protocol, "the card in '" + reader_ + "' answered with " +
                                                            std::to_string(len) + " bytes, not even a status word");
@@ -215,6 +210,24 @@ Response Session::transmitRaw(const Bytes &apdu) {
     r.sw = (uint16_t)(buf[len - 2] << 8 | buf[len - 1]);
     r.data.assign(buf.begin(), buf.begin() + (long)len - 2);
     return r;
+}
+
+bool Session::cardGone(int waitMs) {
+    // pcscd polls a reader a few times a second: wait for it to notice, or not.
+    SCARD_READERSTATE rs{};
+    rs.szReader = reader_.c_str();
+    rs.dwCurrentState = SCARD_STATE_UNAWARE;
+    if (SCardGetStatusChange(svc_->context(), 0, &rs, 1) != SCARD_S_SUCCESS) return false;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(waitMs);
+    while (!(rs.dwEventState & (SCARD_STATE_EMPTY | SCARD_STATE_UNAVAILABLE))) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        rs.dwCurrentState = rs.dwEventState & ~SCARD_STATE_CHANGED;
+        LONG rv = SCardGetStatusChange(svc_->context(), (DWORD)left.count(), &rs, 1);
+        if (rv == SCARD_E_TIMEOUT) return false;
+        if (rv != SCARD_S_SUCCESS) return true;
+    }
+    return true;
 }
 
 Channel Session::basicChannel(const Bytes &aid) {

@@ -105,6 +105,9 @@ public:
 private:
     void connect();
     void reconnect();
+    // After a command went unanswered: whether the reader reports no card (waiting
+    // up to waitMs for it to notice).
+    bool cardGone(int waitMs);
     [[noreturn]] void fail(LONG rv, const std::string &what);
 
     std::shared_ptr<Service> svc_;
