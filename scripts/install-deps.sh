@@ -11,6 +11,7 @@ PACKAGES="
   nginx curl
   libtss2-dev swtpm swtpm-tools tpm2-openssl tpm2-tools
   libpcsclite-dev pcscd vsmartcard-vpcd opensc-pkcs11 perl
+  nlohmann-json3-dev libsqlite3-dev python3-jwcrypto
 "
 # --fuzz: also clang and its fuzzer runtime, for `make fuzz`.
 if [ "${1:-}" = "--fuzz" ]; then PACKAGES="$PACKAGES clang libclang-rt-14-dev"; fi
