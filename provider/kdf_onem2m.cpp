@@ -5,7 +5,11 @@
 //   mode=usage-constrained  HMAC(Ke, "...Usage-Constrained Symmetric Key derivation" || SUID || target)
 //   mode=sessionESPrimKey   HMAC(pairwiseESPrimKey, receiverRand || originatorRand || label)
 //   mode=Ke2e               master = HMAC(salt, Kpsa); T(n) = HMAC(master, T(n-1) || label_n || n)
-// Identifiers are NFKC-normalised UTF-8. Ke2e feeds Kpsa to HMAC as *data*, which no
+//   mode=import             the input `key` itself (Ke from a TLS exporter, a pre-provisioned key)
+// With store-label (and optionally store-where, a URI naming the SE or token), the
+// result is not returned but put into the SE as a non-extractable HMAC key object,
+// and the output buffer receives that object's URI, NUL-padded: the key never
+// reaches the caller. Identifiers are NFKC-normalised UTF-8. Ke2e feeds Kpsa to HMAC as *data*, which no
 // token can do with a key it keeps: that mode takes Kpsa as `key` and runs in this
 // process, in locked memory that is wiped.
 #include <openssl/core_dispatch.h>
@@ -33,7 +37,7 @@ const char *const kLabelsE2e[] = {"E2E Message Authentication Key", "E2E Message
 
 struct KdfCtx {
     ProvCtx *ctx;
-    std::string mode, keyUri, id, suid, target;
+    std::string mode, keyUri, id, suid, target, storeLabel, storeWhere;
     SecureBytes key;  // Ke2e only: Kpsa
     Bytes salt, receiverRand, originatorRand;
     unsigned int index = 0;
@@ -107,7 +111,7 @@ int kdf_derive(void *c, unsigned char *out, size_t outlen, const OSSL_PARAM para
     auto *k = static_cast<KdfCtx *>(c);
     return guard(k->ctx, 0, [&] {
         if (!kdf_set_ctx_params(c, params)) return 0;
-        if (outlen != kOutLen)
+        if (outlen != kOutLen && k->storeLabel.empty())
             throw Error(Reason::BadInput, "TS-0003 derivations give 32 bytes, not " + std::to_string(outlen));
         Bytes data;
         SecureBytes r;
@@ -134,9 +138,24 @@ int kdf_derive(void *c, unsigned char *out, size_t outlen, const OSSL_PARAM para
             r = inSe(k, data);
         } else if (k->mode == "Ke2e") {
             r = ke2e(k);
+        } else if (k->mode == "import") {
+            if (k->key.empty() || k->storeLabel.empty())
+                throw Error(Reason::BadInput, "mode import needs the key and store-label");
+            r = k->key;
         } else {
             throw Error(Reason::BadInput, "mode '" + k->mode +
-                                              "' is not one of Km, Kpsa, usage-constrained, Ke2e, sessionESPrimKey");
+                                              "' is not one of Km, Kpsa, usage-constrained, Ke2e, sessionESPrimKey, import");
+        }
+        if (!k->storeLabel.empty()) {
+            SePlugin &se = k->storeWhere.empty() ? k->ctx->registry.able(CapHmac, "keeping a secret key")
+                                                 : k->ctx->registry.forUri(k->storeWhere);
+            std::string uri = se.importSecret(r, k->storeLabel, k->storeWhere)->uri();
+            if (uri.size() >= outlen)
+                throw Error(Reason::BadInput, "the output buffer is too small for the new key's URI (" +
+                                                  std::to_string(uri.size() + 1) + " bytes)");
+            std::fill(out, out + outlen, 0);
+            std::copy(uri.begin(), uri.end(), out);
+            return 1;
         }
         std::copy(r.begin(), r.end(), out);
         return 1;
@@ -150,7 +169,8 @@ int kdf_set_ctx_params(void *c, const OSSL_PARAM params[]) {
         const OSSL_PARAM *p;
         for (auto [name, dst] : {std::pair{"mode", &k->mode}, std::pair{"key-uri", &k->keyUri},
                                  std::pair{"id", &k->id}, std::pair{"suid", &k->suid},
-                                 std::pair{"target-id", &k->target}}) {
+                                 std::pair{"target-id", &k->target}, std::pair{"store-label", &k->storeLabel},
+                                 std::pair{"store-where", &k->storeWhere}}) {
             const char *s = nullptr;
             if (!(p = OSSL_PARAM_locate_const(params, name))) continue;
             if (!OSSL_PARAM_get_utf8_string_ptr(p, &s)) return 0;
@@ -183,6 +203,8 @@ const OSSL_PARAM *kdf_settable_ctx_params(void *, void *) {
         OSSL_PARAM_utf8_string("id", nullptr, 0),
         OSSL_PARAM_utf8_string("suid", nullptr, 0),
         OSSL_PARAM_utf8_string("target-id", nullptr, 0),
+        OSSL_PARAM_utf8_string("store-label", nullptr, 0),
+        OSSL_PARAM_utf8_string("store-where", nullptr, 0),
         OSSL_PARAM_octet_string(OSSL_KDF_PARAM_KEY, nullptr, 0),
         OSSL_PARAM_octet_string("salt", nullptr, 0),
         OSSL_PARAM_octet_string("receiver-rand", nullptr, 0),
