@@ -137,8 +137,12 @@ Json CredentialAuthority::issue(const Enrollee &e, const JoseKey &holderKey) {
     }
     try {
         repo_.atomically([&] {
-            for (const Credential &old : repo_.credentialsOf(e.id, Role::Authority))
-                if (!old.revoked) repo_.revokeCredential(old.id);  // superseded by the new list
+            // A node has one holder: its new list supersedes the old one. The instances
+            // of an App-ID share its credential key and cannot be told apart, so their
+            // lists stay valid side by side until they expire (or revokeAll).
+            if (e.kind != "app")
+                for (const Credential &old : repo_.credentialsOf(e.id, Role::Authority))
+                    if (!old.revoked) repo_.revokeCredential(old.id);
             for (const Credential &c : made) repo_.putCredential(c, e.id);
         });
     } catch (const Error &) {

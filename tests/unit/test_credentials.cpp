@@ -399,8 +399,17 @@ public:
             }
             return std::string("(accepted)");
         }());
+        // Update and removal for an application instance, the same way as for a node.
+        EnrolResult up = one.onUpdateResponse(spAuthority.handle(one.requestUpdate()));
+        CPPUNIT_ASSERT_MESSAGE(up.cause, up.accepted);
+        RemovalResult rm = spAuthority.removeCredential(up.credentials[0].id,
+                                                        {[&](const Bytes &n) { return one.onRevocation(n).successful; }});
+        CPPUNIT_ASSERT_MESSAGE(rm.cause, rm.accepted);
+        CPPUNIT_ASSERT_EQUAL((size_t)2, one.credentials().size());
+        CPPUNIT_ASSERT_EQUAL((size_t)3, two.credentials().size());  // another instance keeps its own
         // Revoke all instances of the App-ID: nothing of it stays valid, and it may not come back.
-        CPPUNIT_ASSERT_EQUAL(3, spAuthority.revokeAll("Capp-meter", {}));
+        // one: 3 first + 3 updated - 1 removed; two: 3
+        CPPUNIT_ASSERT_EQUAL(8, spAuthority.revokeAll("Capp-meter", {}));
         for (const Credential &c : appRepo->credentialsOf("Capp-meter", Role::Authority)) CPPUNIT_ASSERT(c.revoked);
         auto aeRepo3 = openSqliteRepository(db("ae-3"));
         CredentialHolder three(cfg, *aeRepo3);
