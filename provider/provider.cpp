@@ -7,13 +7,10 @@
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 
-#include <cstdlib>
 #include <memory>
 #include <string>
 
-#include "../se-plugins/pkcs11/pkcs11_plugin.h"
-#include "../se-plugins/pcsc/piv_plugin.h"
-#include "../se-plugins/tpm2/tpm2_plugin.h"
+#include "../se-plugins/registry_config.h"
 #include "errors.h"
 #include "provctx.h"
 #include "provider.h"
@@ -146,36 +143,7 @@ std::string confValue(OSSL_FUNC_core_get_params_fn *getParams, const OSSL_CORE_H
 }
 
 void configure(ProvCtx *ctx, OSSL_FUNC_core_get_params_fn *gp) {
-    auto get = [&](const char *k) { return confValue(gp, ctx->handle, k); };
-    Pkcs11Config pc;
-    pc.modulePath = get("pkcs11-module-path");
-    pc.token = get("pkcs11-token");
-    pc.pinSource = get("pkcs11-pin-source");
-    std::string name = get("pkcs11-se-name");
-    if (!name.empty()) pc.name = name;
-    std::string level = get("pkcs11-security-level");
-    if (!level.empty()) pc.securityLevel = std::atoi(level.c_str());
-    if (!pc.modulePath.empty()) ctx->registry.add(std::make_shared<Pkcs11Plugin>(pc));
-    tpm2::Config tc;
-    tc.tcti = get("tpm2-tcti");
-    if (!get("tpm2-se-name").empty()) tc.name = get("tpm2-se-name");
-    if (!get("tpm2-parent-handle").empty())
-        tc.parentHandle = (uint32_t)std::strtoul(get("tpm2-parent-handle").c_str(), nullptr, 0);
-    tc.ownerAuthSource = get("tpm2-owner-auth-source");
-    tc.lockFile = get("tpm2-lock-file");
-    tc.storageDir = get("tpm2-storage-dir");
-    if (!get("tpm2-security-level").empty()) tc.securityLevel = std::atoi(get("tpm2-security-level").c_str());
-    if (!tc.tcti.empty()) ctx->registry.add(std::make_shared<tpm2::Plugin>(tc));
-    // The card SE is there when a reader is named (a pattern; "*" takes any reader).
-    pcsc::Config cc;
-    cc.reader = get("pcsc-reader");
-    cc.pinSource = get("pcsc-pin-source");
-    cc.mgmtKeySource = get("pcsc-management-key-source");
-    cc.mgmtKeyAlg = get("pcsc-management-key-alg");
-    if (!get("pcsc-se-name").empty()) cc.name = get("pcsc-se-name");
-    if (!get("pcsc-security-level").empty()) cc.securityLevel = std::atoi(get("pcsc-security-level").c_str());
-    if (!cc.reader.empty()) ctx->registry.add(std::make_shared<pcsc::Plugin>(cc));
-    ctx->registry.setDefault(get("default-se"));
+    configureRegistry(ctx->registry, [&](const char *k) { return confValue(gp, ctx->handle, k); });
 }
 
 }  // namespace

@@ -94,6 +94,16 @@ struct Found {
     Bytes certificate;  // DER, when the SE holds one that matches
 };
 
+// One key an SE holds, as `secsf key list` shows it.
+struct KeyListing {
+    std::string uri;
+    std::string label;
+    KeyType type = KeyType::EC;
+    int bits = 0;
+    std::string curve;  // EC
+    std::string note;   // why details are missing, when they are
+};
+
 // What an SE can do, in the terms a user chooses an SE by.
 struct SeInfo {
     std::string device;                  // e.g. "token 'node1' (SoftHSM project, SoftHSM v2)"
@@ -124,6 +134,12 @@ public:
     // (for a derived key, on an SE that cannot derive into an object); returns it.
     virtual std::shared_ptr<SeKey> importSecret(const SecureBytes &value, const std::string &label,
                                                 const std::string &where) = 0;
+
+    // The keys on the default token / the TPM's persistent handles / the card's slots.
+    virtual std::vector<KeyListing> listKeys() = 0;
+    // Removes a key (private and public halves, and its certificate where the SE keeps
+    // one with it). Throws NotFound / Ambiguous / Unsupported with a sentence.
+    virtual void deleteKey(const std::string &uri) = 0;
 
     // Secure storage: small data objects tagged with their owner (AE-ID or CSE-ID)
     // and private to it. get() of another owner's object is NotFound.

@@ -222,3 +222,43 @@ std::vector<std::string> Plugin::storageList(const std::string &owner) {
 }
 
 }  // namespace secsf::pcsc
+
+namespace secsf::pcsc {
+
+std::vector<KeyListing> Plugin::listKeys() {
+    std::vector<KeyListing> out;
+    for (unsigned char slot : {0x9A, 0x9C, 0x9D, 0x9E}) {
+        PivUri u;
+        u.slot = slot;
+        if (!pool_->run("", [&](PivCard &c) { return c.readObject(pivSlot(slot).certTag); })) continue;
+        KeyListing k;
+        k.uri = u.format();
+        k.label = pivSlot(slot).name;
+        try {
+            Found f = find(k.uri);
+            k.type = f.privateKey->keyType();
+            k.bits = f.privateKey->publicKey().bits;
+            k.curve = f.privateKey->publicKey().group;
+        } catch (const Error &e) {
+            k.note = e.what();
+        }
+        out.push_back(k);
+    }
+    return out;
+}
+
+void Plugin::deleteKey(const std::string &text) {
+    // PIV has no command that erases a key: removing the slot's certificate makes
+    // the key unusable through secsf (and invisible to PIV tools) until the slot
+    // gets a new key.
+    PivUri u = PivUri::parse(text);
+    const PivSlot &slot = pivSlot(u.slot);
+    find(text);
+    ManagementKey mk = ManagementKey::fromSource(cfg_.mgmtKeySource, cfg_.mgmtKeyAlg);
+    pool_->run(u.reader.value_or(""), [&](PivCard &c) {
+        c.writeObject(slot.certTag, {}, mk);
+        return 0;
+    });
+}
+
+}  // namespace secsf::pcsc

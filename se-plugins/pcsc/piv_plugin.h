@@ -37,6 +37,8 @@ public:
     Bytes random(size_t n) override;
     std::shared_ptr<SeKey> findSecret(const std::string &uri) override;
     std::shared_ptr<SeKey> importSecret(const SecureBytes &, const std::string &, const std::string &) override;
+    std::vector<KeyListing> listKeys() override;
+    void deleteKey(const std::string &uri) override;
     void storagePut(const std::string &owner, const std::string &name, const Bytes &data) override;
     Bytes storageGet(const std::string &owner, const std::string &name) override;
     bool storageDelete(const std::string &owner, const std::string &name) override;

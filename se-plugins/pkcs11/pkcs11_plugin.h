@@ -40,6 +40,8 @@ public:
     std::shared_ptr<SeKey> findSecret(const std::string &uri) override;
     std::shared_ptr<SeKey> importSecret(const SecureBytes &value, const std::string &label,
                                         const std::string &where) override;
+    std::vector<KeyListing> listKeys() override;
+    void deleteKey(const std::string &uri) override;
     void storagePut(const std::string &owner, const std::string &name, const Bytes &data) override;
     Bytes storageGet(const std::string &owner, const std::string &name) override;
     bool storageDelete(const std::string &owner, const std::string &name) override;
