@@ -1,0 +1,46 @@
+// Access control on the Security CSF's functions (TS-0003 draft 6: "Access Control"):
+// which AE-ID or CSE-ID may call which function on which key or storage object.
+// A policy is JSON, optionally a compact JWS signed by a configured key:
+//   {"rules": [
+//     {"id": "ops-read-all", "entity": "CAE-ops", "function": "storage.get", "object": "*", "effect": "allow"},
+//     {"id": "no-deletes",   "entity": "*",       "function": "key.delete",  "object": "piv:*", "effect": "deny"}
+//   ]}
+// entity, function and object are glob patterns; in "object", "${entity}" stands for
+// the caller. The first rule that matches decides; when none does, the default is
+// owner-only: an entity may use an object it owns (storage objects are "owner/name")
+// and nothing else it does not own.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "jose.h"
+
+namespace secsf::svc {
+
+struct AccessDecision {
+    bool allowed = false;
+    std::string rule;  // the rule that decided ("default: owner-only" when none matched)
+};
+
+class AccessPolicy {
+public:
+    // No rules: owner-only.
+    AccessPolicy() = default;
+    // From a file: JSON, or a compact JWS of it when `signer` is given (then it must
+    // verify). Throws Error(Config) with the reason.
+    static AccessPolicy load(const std::string &path, const JoseKey *signer = nullptr);
+    static AccessPolicy parse(const std::string &json);
+
+    // owner: who owns the object ("" for objects without an owner, such as the SEs).
+    AccessDecision check(const std::string &entity, const std::string &function, const std::string &object,
+                         const std::string &owner) const;
+
+private:
+    struct Rule {
+        std::string id, entity, function, object;
+        bool allow = false;
+    };
+    std::vector<Rule> rules_;
+};
+
+}  // namespace secsf::svc
