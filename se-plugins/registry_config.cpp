@@ -14,7 +14,7 @@ const std::vector<std::string> &configKeys() {
         "tpm2-tcti", "tpm2-se-name", "tpm2-parent-handle", "tpm2-owner-auth-source", "tpm2-lock-file",
         "tpm2-storage-dir", "tpm2-security-level", "pcsc-reader", "pcsc-pin-source", "pcsc-management-key-source",
         "pcsc-management-key-alg", "pcsc-se-name", "pcsc-security-level", "default-se", "access-policy",
-        "access-policy-signer"};
+        "access-policy-signer", "function-levels"};
     return keys;
 }
 

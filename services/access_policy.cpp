@@ -67,7 +67,8 @@ AccessDecision AccessPolicy::check(const std::string &entity, const std::string 
     for (const Rule &r : rules_)
         if (matches(r.entity, entity) && matches(r.function, function) && matches(expand(r.object, entity), object))
             return {r.allow, "rule '" + r.id + "'"};
-    return {!owner.empty() && owner == entity, "default: owner-only"};
+    // Objects nobody owns (an SE, the function registry) are open by default.
+    return {owner.empty() || owner == entity, "default: owner-only"};
 }
 
 }  // namespace secsf::svc

@@ -7,8 +7,8 @@
 //   ]}
 // entity, function and object are glob patterns; in "object", "${entity}" stands for
 // the caller. The first rule that matches decides; when none does, the default is
-// owner-only: an entity may use an object it owns (storage objects are "owner/name")
-// and nothing else it does not own.
+// owner-only: an entity may use an object it owns (storage objects are "owner/name"),
+// objects nobody owns (an SE, the function registry), and nothing owned by another.
 #pragma once
 #include <string>
 #include <vector>
