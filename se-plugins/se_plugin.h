@@ -104,6 +104,17 @@ struct KeyListing {
     std::string note;   // why details are missing, when they are
 };
 
+// A listing's type and size from the key itself.
+inline void describeKey(KeyListing &k, const SeKey &key) {
+    k.type = key.keyType();
+    if (!key.hasPublic()) {
+        k.note = "no public half in the SE";
+        return;
+    }
+    k.bits = key.publicKey().bits;
+    k.curve = key.publicKey().group;
+}
+
 // What an SE can do, in the terms a user chooses an SE by.
 struct SeInfo {
     std::string device;                  // e.g. "token 'node1' (SoftHSM project, SoftHSM v2)"

@@ -1,3 +1,4 @@
+#include "openssl_error.h"
 #include "association.h"
 
 #include <openssl/err.h>
@@ -36,18 +37,11 @@ int registreeIndex() {
     return i;
 }
 
-std::string opensslError() {
-    unsigned long e = ERR_peek_last_error();
-    char buf[256] = "no further detail";
-    if (e) ERR_error_string_n(e, buf, sizeof buf);
-    ERR_clear_error();
-    return buf;
-}
 
 void pskOnly(SSL_CTX *ctx) {
     if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) || !SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) ||
         !SSL_CTX_set_cipher_list(ctx, kPskSuite))
-        throw Error(Reason::Config, std::string("cannot restrict TLS to ") + kPskSuite + ": " + opensslError());
+        throw Error(Reason::Config, std::string("cannot restrict TLS to ") + kPskSuite + ": " + takeOpensslError());
 }
 
 int servername(SSL *ssl, int *alert, void *) {
@@ -101,7 +95,7 @@ void configurePskRegistree(SSL *ssl, const AssociationConfig &cfg, PskEntry entr
     if (cfg.registrarHost.empty()) throw Error(Reason::Config, "association configuration without the Registrar's host");
     if (!SSL_set_min_proto_version(ssl, TLS1_2_VERSION) || !SSL_set_max_proto_version(ssl, TLS1_2_VERSION) ||
         !SSL_set_cipher_list(ssl, kPskSuite) || !SSL_set_tlsext_host_name(ssl, cfg.registrarHost.c_str()))
-        throw Error(Reason::Config, "cannot configure the PSK association: " + opensslError());
+        throw Error(Reason::Config, "cannot configure the PSK association: " + takeOpensslError());
     SSL_set_ex_data(ssl, registreeIndex(), new RegistreeData{std::move(entry)});
     SSL_set_psk_client_callback(ssl, clientPsk);
 }
@@ -120,15 +114,15 @@ void configureCertificateFramework(SSL_CTX *ctx, const std::string &keyUri, cons
         }
         OSSL_STORE_close(s);
     }
-    if (!key) throw Error(Reason::NotFound, "no private key at " + keyUri + ": " + opensslError());
+    if (!key) throw Error(Reason::NotFound, "no private key at " + keyUri + ": " + takeOpensslError());
     bool ok = SSL_CTX_use_certificate_chain_file(ctx, certFile.c_str()) == 1 && SSL_CTX_use_PrivateKey(ctx, key) == 1 &&
               SSL_CTX_check_private_key(ctx) == 1;
     EVP_PKEY_free(key);
-    if (!ok) throw Error(Reason::Config, "the certificate " + certFile + " does not go with " + keyUri + ": " + opensslError());
+    if (!ok) throw Error(Reason::Config, "the certificate " + certFile + " does not go with " + keyUri + ": " + takeOpensslError());
     if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
         !SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA256") ||
         !SSL_CTX_load_verify_locations(ctx, caFile.c_str(), nullptr))
-        throw Error(Reason::Config, "cannot configure the certificate framework: " + opensslError());
+        throw Error(Reason::Config, "cannot configure the certificate framework: " + takeOpensslError());
     SSL_CTX_set_verify(ctx, requirePeer ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER, nullptr);
 }
 

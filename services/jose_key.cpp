@@ -5,6 +5,7 @@
 #include <openssl/store.h>
 #include <openssl/x509.h>
 
+#include "openssl_error.h"
 #include "jose.h"
 #include "secsf/error.h"
 
@@ -14,13 +15,6 @@ namespace {
 
 std::shared_ptr<EVP_PKEY> own(EVP_PKEY *k) { return std::shared_ptr<EVP_PKEY>(k, EVP_PKEY_free); }
 
-std::string opensslError() {
-    unsigned long e = ERR_peek_last_error();
-    char buf[256] = "no further detail";
-    if (e) ERR_error_string_n(e, buf, sizeof buf);
-    ERR_clear_error();
-    return buf;
-}
 
 struct Curve {
     const char *crv, *group;
@@ -55,7 +49,7 @@ JoseKey JoseKey::fromSecret(SecureBytes secret) {
 
 JoseKey JoseKey::load(const std::string &uri) {
     OSSL_STORE_CTX *s = OSSL_STORE_open(uri.c_str(), nullptr, nullptr, nullptr, nullptr);
-    if (!s) throw Error(Reason::NotFound, "cannot open key " + uri + ": " + opensslError());
+    if (!s) throw Error(Reason::NotFound, "cannot open key " + uri + ": " + takeOpensslError());
     EVP_PKEY *priv = nullptr, *pub = nullptr;
     while (!OSSL_STORE_eof(s)) {
         OSSL_STORE_INFO *i = OSSL_STORE_load(s);
@@ -65,7 +59,7 @@ JoseKey JoseKey::load(const std::string &uri) {
         OSSL_STORE_INFO_free(i);
     }
     OSSL_STORE_close(s);
-    if (!priv && !pub) throw Error(Reason::NotFound, "no key at " + uri + ": " + opensslError());
+    if (!priv && !pub) throw Error(Reason::NotFound, "no key at " + uri + ": " + takeOpensslError());
     JoseKey j;
     j.pk_ = own(priv ? priv : pub);
     if (priv) EVP_PKEY_free(pub);

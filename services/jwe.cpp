@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "openssl_error.h"
 #include "jose.h"
 #include "secsf/error.h"
 
@@ -93,11 +94,7 @@ SecureBytes ecdh(EVP_PKEY *mine, EVP_PKEY *peer) {
     ok = ok && EVP_PKEY_derive(c, z.data(), &n) > 0;
     EVP_PKEY_CTX_free(c);
     if (!ok) {
-        unsigned long e = ERR_peek_last_error();
-        char buf[256] = "";
-        if (e) ERR_error_string_n(e, buf, sizeof buf);
-        ERR_clear_error();
-        throw Error(Reason::BadInput, std::string("ECDH failed: ") + buf);
+        throw Error(Reason::BadInput, "ECDH failed: " + takeOpensslError());
     }
     z.resize(n);
     return z;

@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
+#include "openssl_error.h"
 #include "jose.h"
 #include "secsf/error.h"
 
@@ -91,11 +92,7 @@ std::string jwsSign(const JoseKey &key, const Bytes &payload, Json header) {
         ok = ok && EVP_DigestSign(m, sig.data(), &n, (const unsigned char *)input.data(), input.size()) > 0;
         EVP_MD_CTX_free(m);
         if (!ok) {
-            unsigned long e = ERR_peek_last_error();
-            char buf[256] = "";
-            if (e) ERR_error_string_n(e, buf, sizeof buf);
-            ERR_clear_error();
-            throw Error(Reason::DeviceError, std::string("signing the JWS failed: ") + buf);
+            throw Error(Reason::DeviceError, "signing the JWS failed: " + takeOpensslError());
         }
         sig.resize(n);
         if (a.kind == Alg::Ec) {  // DER -> R || S (RFC 7518 3.4)

@@ -1,3 +1,4 @@
+#include "openssl_error.h"
 #include "provisioning.h"
 
 #include <openssl/core_names.h>
@@ -31,13 +32,6 @@ void checkFqdn(const std::string &f) {
             throw Error(Reason::BadInput, "'" + f + "' is not an FQDN (letters, digits, '.', '_', '-')");
 }
 
-std::string opensslError() {
-    unsigned long e = ERR_peek_last_error();
-    char buf[256] = "no further detail";
-    if (e) ERR_error_string_n(e, buf, sizeof buf);
-    ERR_clear_error();
-    return buf;
-}
 
 // One ONEM2M-KDF call through the provider. With storeLabel, the answer is the URI
 // of the key the SE now holds; without, the derived bytes.
@@ -46,7 +40,7 @@ SecureBytes onem2mKdf(const std::string &mode, const std::string &keyUri, const 
     EVP_KDF *kdf = EVP_KDF_fetch(nullptr, "ONEM2M-KDF", nullptr);
     EVP_KDF_CTX *c = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
     EVP_KDF_free(kdf);
-    if (!c) throw Error(Reason::Config, "the secsf provider's ONEM2M-KDF is not available: " + opensslError());
+    if (!c) throw Error(Reason::Config, "the secsf provider's ONEM2M-KDF is not available: " + takeOpensslError());
     std::vector<OSSL_PARAM> p;
     p.push_back(OSSL_PARAM_construct_utf8_string("mode", (char *)mode.c_str(), 0));
     if (!keyUri.empty()) p.push_back(OSSL_PARAM_construct_utf8_string("key-uri", (char *)keyUri.c_str(), 0));
@@ -58,7 +52,7 @@ SecureBytes onem2mKdf(const std::string &mode, const std::string &keyUri, const 
     SecureBytes out(storeLabel.empty() ? 32 : 1024);
     bool ok = EVP_KDF_derive(c, out.data(), out.size(), p.data()) > 0;
     EVP_KDF_CTX_free(c);
-    if (!ok) throw Error(Reason::DeviceError, "ONEM2M-KDF mode " + mode + ": " + opensslError());
+    if (!ok) throw Error(Reason::DeviceError, "ONEM2M-KDF mode " + mode + ": " + takeOpensslError());
     if (!storeLabel.empty()) {
         size_t n = 0;
         while (n < out.size() && out[n]) n++;
@@ -97,7 +91,7 @@ ProvisionedKey Provisioner::enrolmentKeyFromTls(SSL *ssl, const std::string &mef
     SecureBytes m(48);
     if (SSL_export_keying_material(ssl, m.data(), m.size(), kBootstrapLabel, sizeof kBootstrapLabel - 1, nullptr, 0,
                                    0) != 1)
-        throw Error(Reason::Generic, "the TLS exporter failed: " + opensslError());
+        throw Error(Reason::Generic, "the TLS exporter failed: " + takeOpensslError());
     // Most significant first: RelativeKeID = bytes 0..15, Ke = bytes 16..47.
     Bytes relative(m.begin(), m.begin() + 16);
     SecureBytes ke(m.begin() + 16, m.end());

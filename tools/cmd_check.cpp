@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "../services/openssl_error.h"
 #include "../pkcs11/pin.h"
 #include "../se-plugins/registry_config.h"
 #include "cli.h"
@@ -51,13 +52,6 @@ private:
     std::vector<Finding> f_;
 };
 
-std::string lastOpensslError() {
-    unsigned long e = ERR_peek_last_error();
-    char buf[256] = "no detail";
-    if (e) ERR_error_string_n(e, buf, sizeof buf);
-    ERR_clear_error();
-    return buf;
-}
 
 void checkPinSource(Report &r, const std::string &key, const std::string &source, const std::string &what) {
     if (source.empty()) return;
@@ -119,7 +113,7 @@ int cmdCheck(Context &c, const Args &a) {
         r.ok("the secsf provider loads (" + (c.config.get("module").empty() ? std::string("from OpenSSL's modules directory")
                                                                              : c.config.get("module")) + ")");
     else
-        r.problem("loading the secsf provider", lastOpensslError(),
+        r.problem("loading the secsf provider", svc::takeOpensslError(),
                   "set module = the path of secsf.so in [" + c.config.section +
                       "], or install it into OpenSSL's modules directory (make install; openssl version -m)");
     OSSL_LIB_CTX_free(lib);

@@ -236,9 +236,7 @@ std::vector<KeyListing> Plugin::listKeys() {
         k.label = pivSlot(slot).name;
         try {
             Found f = find(k.uri);
-            k.type = f.privateKey->keyType();
-            k.bits = f.privateKey->publicKey().bits;
-            k.curve = f.privateKey->publicKey().group;
+            describeKey(k, *f.privateKey);
         } catch (const Error &e) {
             k.note = e.what();
         }

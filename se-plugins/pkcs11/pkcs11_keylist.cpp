@@ -7,20 +7,6 @@
 
 namespace secsf {
 
-namespace {
-
-void describe(KeyListing &k, const SeKey &key) {
-    k.type = key.keyType();
-    if (!key.hasPublic()) {
-        k.note = "no public half on the token";
-        return;
-    }
-    k.bits = key.publicKey().bits;
-    k.curve = key.publicKey().group;
-}
-
-}  // namespace
-
 std::vector<KeyListing> Pkcs11Plugin::listKeys() {
     DeviceCall inside;  // see secsf/device_call.h
     auto tok = defaultToken();
@@ -44,7 +30,7 @@ std::vector<KeyListing> Pkcs11Plugin::listKeys() {
         k.label = label;
         try {
             Found f = find(uri);
-            describe(k, *f.privateKey);
+            describeKey(k, *f.privateKey);
         } catch (const Error &e) {
             k.note = e.what();
         }

@@ -38,9 +38,7 @@ std::vector<KeyListing> Plugin::listKeys() {
         k.uri = uri;
         try {
             Found f = find(uri);
-            k.type = f.privateKey->keyType();
-            k.bits = f.privateKey->publicKey().bits;
-            k.curve = f.privateKey->publicKey().group;
+            describeKey(k, *f.privateKey);
         } catch (const Error &e) {
             k.note = e.what();
         }
