@@ -1,0 +1,53 @@
+// Replay protection (seed 001, 7.6): by timestamp — a window around now plus a
+// bounded cache of what was seen in it — and by sequence number — a sliding window
+// that accepts reordering inside it. Memory is bounded in both: when the timestamp
+// cache is full, the oldest entry is forgotten and everything at or before its time
+// is refused from then on, so no replay slips through an eviction.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "clock.h"
+
+namespace secsf::svc {
+
+enum class Freshness { Fresh, Replayed, Stale, Future };
+const char *freshnessText(Freshness f);
+
+class TimestampReplayGuard {
+public:
+    // window: seconds a message may be older (or newer) than now; maxEntries: the cache.
+    TimestampReplayGuard(int64_t window, size_t maxEntries, Clock clock = systemClock());
+    // id: what identifies the message (its nonce, or a digest of it).
+    Freshness check(const std::string &id, int64_t timestamp);
+    size_t size() const { return byId_.size(); }
+
+private:
+    void expire(int64_t now);
+    int64_t window_;
+    size_t max_;
+    Clock clock_;
+    int64_t floor_ = INT64_MIN;  // everything at or before this is refused
+    std::map<std::string, int64_t> byId_;
+    std::multimap<int64_t, std::string> byTime_;
+};
+
+class SequenceReplayGuard {
+public:
+    explicit SequenceReplayGuard(uint32_t window = 64);
+    // For the receiver: Fresh once per number inside the window, Stale below it.
+    Freshness check(uint64_t seq);
+    // For the sender: 1, 2, 3...
+    uint64_t next() { return ++sent_; }
+    uint64_t highest() const { return highest_; }
+
+private:
+    uint32_t window_;
+    uint64_t highest_ = 0, sent_ = 0;
+    std::vector<uint64_t> bits_;  // bit i: highest_ - i was seen
+};
+
+}  // namespace secsf::svc

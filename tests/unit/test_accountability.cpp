@@ -1,0 +1,219 @@
+// Services II, first part: replay protection (timestamp window with a bounded cache;
+// sequence-number sliding window), integrity check values (HMAC and SE signatures),
+// and the tamper-evident audit log with checkpoints signed by a token key.
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "../../services/audit_log.h"
+#include "../../services/integrity.h"
+#include "../../services/replay.h"
+#include "fixture.h"
+#include "secsf/error.h"
+
+using namespace testfix;
+using namespace secsf::svc;
+
+namespace {
+
+int64_t gNow = 1'800'000'000;
+Clock testClock() {
+    return [] { return gNow; };
+}
+
+JoseKey auditKey() {
+    static bool made = false;
+    if (!made) {
+        EVP_PKEY *k = genEcKey("audit-key");
+        CPPUNIT_ASSERT_MESSAGE(errors(), k);
+        EVP_PKEY_free(k);
+        made = true;
+    }
+    return JoseKey::load("pkcs11:token=node1;object=audit-key;type=private");
+}
+
+std::string readAll(const std::string &p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+}
+void writeAll(const std::string &p, const std::string &s) { std::ofstream(p, std::ios::binary | std::ios::trunc) << s; }
+
+std::vector<std::string> lines(const std::string &s) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    for (size_t nl; (nl = s.find('\n', start)) != std::string::npos; start = nl + 1) out.push_back(s.substr(start, nl - start));
+    return out;
+}
+std::string join(const std::vector<std::string> &l) {
+    std::string s;
+    for (auto &x : l) s += x + "\n";
+    return s;
+}
+
+AuditEntry entry(int i) {
+    return {i % 2 ? "in" : "out", "CSE-" + std::to_string(i), "SecureMessage", Bytes(10, (unsigned char)i), "accepted"};
+}
+
+}  // namespace
+
+class AccountabilityTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(AccountabilityTest);
+    CPPUNIT_TEST(timestampWindowAndCache);
+    CPPUNIT_TEST(timestampCacheIsBoundedWithoutLettingReplaysThrough);
+    CPPUNIT_TEST(sequenceWindowAcceptsReorderingOnly);
+    CPPUNIT_TEST(checkValueWithHmacAndSeSignature);
+    CPPUNIT_TEST(auditLogVerifiesAndNamesTheAlteredRecord);
+    CPPUNIT_TEST(auditLogSurvivesACrashMidRecord);
+    CPPUNIT_TEST(auditLogRefusesForeignCheckpoints);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void timestampWindowAndCache() {
+        TimestampReplayGuard g(300, 1000, testClock());
+        CPPUNIT_ASSERT(g.check("m1", gNow) == Freshness::Fresh);
+        CPPUNIT_ASSERT(g.check("m1", gNow) == Freshness::Replayed);
+        CPPUNIT_ASSERT(g.check("m2", gNow - 301) == Freshness::Stale);
+        CPPUNIT_ASSERT(g.check("m3", gNow + 301) == Freshness::Future);
+        CPPUNIT_ASSERT(g.check("m4", gNow - 200) == Freshness::Fresh);  // late but inside the window
+        gNow += 400;  // m1 has left the window: it is stale now, not fresh again
+        CPPUNIT_ASSERT(g.check("m1", gNow - 400) == Freshness::Stale);
+        CPPUNIT_ASSERT(std::string("replayed") == freshnessText(Freshness::Replayed));
+    }
+    void timestampCacheIsBoundedWithoutLettingReplaysThrough() {
+        TimestampReplayGuard g(300, 100, testClock());
+        for (int i = 0; i < 1000; i++) CPPUNIT_ASSERT(g.check("id" + std::to_string(i), gNow - 250 + i / 4) == Freshness::Fresh);
+        CPPUNIT_ASSERT(g.size() <= 100);
+        // Everything the cache forgot is refused as stale, never accepted twice.
+        for (int i = 0; i < 1000; i++) CPPUNIT_ASSERT(g.check("id" + std::to_string(i), gNow - 250 + i / 4) != Freshness::Fresh);
+    }
+    void sequenceWindowAcceptsReorderingOnly() {
+        SequenceReplayGuard g(64);
+        CPPUNIT_ASSERT(g.check(1) == Freshness::Fresh);
+        CPPUNIT_ASSERT(g.check(3) == Freshness::Fresh);
+        CPPUNIT_ASSERT(g.check(2) == Freshness::Fresh);     // reordered inside the window
+        CPPUNIT_ASSERT(g.check(2) == Freshness::Replayed);
+        CPPUNIT_ASSERT(g.check(100) == Freshness::Fresh);
+        CPPUNIT_ASSERT(g.check(36) == Freshness::Stale);    // 64 behind the highest
+        CPPUNIT_ASSERT(g.check(37) == Freshness::Fresh);
+        CPPUNIT_ASSERT(g.check(37) == Freshness::Replayed);
+        CPPUNIT_ASSERT(g.check(100) == Freshness::Replayed);
+        CPPUNIT_ASSERT(g.check(0) == Freshness::Stale);
+        CPPUNIT_ASSERT(g.check(100000) == Freshness::Fresh);  // a jump clears the window
+        CPPUNIT_ASSERT(g.check(99999) == Freshness::Fresh);
+        CPPUNIT_ASSERT(g.check(100) == Freshness::Stale);
+        SequenceReplayGuard sender;
+        CPPUNIT_ASSERT_EQUAL((uint64_t)1, sender.next());
+        CPPUNIT_ASSERT_EQUAL((uint64_t)2, sender.next());
+    }
+    void checkValueWithHmacAndSeSignature() {
+        Json m = {{"to", "/CSE-in"}, {"op", "update"}, {"content", {{"temp", 21.5}}}, {"ts", gNow}};
+        for (const JoseKey &k : {JoseKey::fromSecret(secsf::SecureBytes(32, 7)), auditKey()}) {
+            Json signed_ = insertCheckValue(k, m);
+            validateCheckValue(k.publicKey(), signed_);
+            // Every member altered, one at a time, is caught.
+            for (auto &[name, value] : m.items()) {
+                Json t = signed_;
+                t[name] = name == "content" ? Json{{"temp", 99}} : Json("x");
+                CPPUNIT_ASSERT_THROW(validateCheckValue(k.publicKey(), t), secsf::Error);
+            }
+            Json extra = signed_;
+            extra["added"] = 1;
+            CPPUNIT_ASSERT_THROW(validateCheckValue(k.publicKey(), extra), secsf::Error);
+            Json none = signed_;
+            none.erase("cv");
+            CPPUNIT_ASSERT_THROW(validateCheckValue(k.publicKey(), none), secsf::Error);
+        }
+        // The member order does not matter: canonical form.
+        Json reordered = Json::parse(R"({"ts":)" + std::to_string(gNow) + R"(,"op":"update","to":"/CSE-in","content":{"temp":21.5}})");
+        reordered["cv"] = calculateCheckValue(auditKey(), m);
+        validateCheckValue(auditKey().publicKey(), reordered);
+    }
+    void auditLogVerifiesAndNamesTheAlteredRecord() {
+        std::string path = workDir() + "/audit1.log";
+        {
+            AuditLog log(path, auditKey(), 4, testClock());
+            for (int i = 1; i <= 10; i++) log.append(entry(i));
+            log.checkpoint();
+        }
+        JoseKey pub = auditKey().publicKey();
+        AuditVerdict v = AuditLog::verify(path, pub);
+        CPPUNIT_ASSERT_MESSAGE(v.why, v.intact);
+        CPPUNIT_ASSERT_EQUAL(10L, v.records);
+        CPPUNIT_ASSERT_EQUAL(3L, v.checkpoints);  // after 4, 8 and the explicit one
+        CPPUNIT_ASSERT_EQUAL(0L, v.afterLastCheckpoint);
+        auto original = lines(readAll(path));
+        // One character of record 3 changed.
+        auto altered = original;
+        size_t at = altered[2].find("CSE-");
+        altered[2][at + 4] = '9';
+        writeAll(workDir() + "/audit-altered.log", join(altered));
+        v = AuditLog::verify(workDir() + "/audit-altered.log", pub);
+        CPPUNIT_ASSERT(!v.intact);
+        CPPUNIT_ASSERT_EQUAL(3L, v.firstBadRecord);
+        // A record removed.
+        auto removed = original;
+        removed.erase(removed.begin() + 6);
+        writeAll(workDir() + "/audit-removed.log", join(removed));
+        v = AuditLog::verify(workDir() + "/audit-removed.log", pub);
+        CPPUNIT_ASSERT(!v.intact);
+        CPPUNIT_ASSERT_EQUAL(7L, v.firstBadRecord);
+        // A record rewritten with a consistent hash: the next record no longer follows.
+        auto rewritten = original;
+        Json r = Json::parse(rewritten[4]);
+        r["outcome"] = "rejected";
+        r.erase("hash");
+        Json withHash = r;
+        std::string canon = r.dump();
+        unsigned char d[32];
+        unsigned n;
+        EVP_Digest(canon.data(), canon.size(), d, &n, EVP_sha256(), nullptr);
+        std::string hex;
+        for (unsigned char c : d) {
+            char b[3];
+            snprintf(b, sizeof b, "%02x", c);
+            hex += b;
+        }
+        withHash["hash"] = hex;
+        rewritten[4] = withHash.dump();
+        writeAll(workDir() + "/audit-rewritten.log", join(rewritten));
+        v = AuditLog::verify(workDir() + "/audit-rewritten.log", pub);
+        CPPUNIT_ASSERT(!v.intact);
+        CPPUNIT_ASSERT_EQUAL(6L, v.firstBadRecord);
+    }
+    void auditLogSurvivesACrashMidRecord() {
+        std::string path = workDir() + "/audit2.log";
+        {
+            AuditLog log(path, auditKey(), 100, testClock());
+            for (int i = 1; i <= 5; i++) log.append(entry(i));
+        }
+        // The process died while writing record 6: half a line, no newline.
+        std::string s = readAll(path);
+        std::string half = lines(s)[4].substr(0, 40);
+        writeAll(path, s + half);
+        {
+            AuditLog log(path, auditKey(), 100, testClock());
+            CPPUNIT_ASSERT_EQUAL(5L, log.records());  // the torn record was never acknowledged
+            log.append(entry(6));
+            log.checkpoint();
+        }
+        AuditVerdict v = AuditLog::verify(path, auditKey().publicKey());
+        CPPUNIT_ASSERT_MESSAGE(v.why, v.intact);
+        CPPUNIT_ASSERT_EQUAL(6L, v.records);
+    }
+    void auditLogRefusesForeignCheckpoints() {
+        std::string path = workDir() + "/audit3.log";
+        EVP_PKEY *other = EVP_PKEY_Q_keygen(nullptr, "provider=default", "EC", "P-256");
+        JoseKey otherKey = JoseKey::fromPkey(other);
+        EVP_PKEY_free(other);
+        {
+            AuditLog log(path, otherKey, 3, testClock());  // signed by a key that is not the auditor's
+            for (int i = 1; i <= 3; i++) log.append(entry(i));
+        }
+        AuditVerdict v = AuditLog::verify(path, auditKey().publicKey());
+        CPPUNIT_ASSERT(!v.intact);
+        CPPUNIT_ASSERT_EQUAL(4L, v.firstBadRecord);
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(AccountabilityTest);
