@@ -3,11 +3,13 @@
 // and the tamper-evident audit log with checkpoints signed by a token key.
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <cmath>
 #include <fstream>
 #include <iterator>
 
 #include "../../services/audit_log.h"
 #include "../../services/integrity.h"
+#include "../../services/plausibility.h"
 #include "../../services/replay.h"
 #include "fixture.h"
 #include "secsf/error.h"
@@ -66,6 +68,7 @@ class AccountabilityTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(auditLogVerifiesAndNamesTheAlteredRecord);
     CPPUNIT_TEST(auditLogSurvivesACrashMidRecord);
     CPPUNIT_TEST(auditLogRefusesForeignCheckpoints);
+    CPPUNIT_TEST(plausibilityOfPositionTimeAndSpeed);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -213,6 +216,23 @@ public:
         AuditVerdict v = AuditLog::verify(path, auditKey().publicKey());
         CPPUNIT_ASSERT(!v.intact);
         CPPUNIT_ASSERT_EQUAL(4L, v.firstBadRecord);
+    }
+    void plausibilityOfPositionTimeAndSpeed() {
+        PlausibilityValidator v({70.0, 60, 3600, 4, 3}, testClock());
+        auto at = [&](const char *node, double lat, double lon, int64_t dt) { return v.check({node, lat, lon, gNow + dt}); };
+        CPPUNIT_ASSERT(at("car", 48.8566, 2.3522, -100).plausible);               // Paris
+        CPPUNIT_ASSERT(at("car", 48.8600, 2.3600, -50).plausible);                // ~700 m in 50 s
+        Plausibility jump = at("car", 51.5074, -0.1278, -40);                     // London 10 s later
+        CPPUNIT_ASSERT(!jump.plausible);
+        CPPUNIT_ASSERT_MESSAGE(jump.why, jump.why.find("m/s") != std::string::npos);
+        CPPUNIT_ASSERT(!at("car", 48.8600, 2.3600, -60).plausible);               // time goes backwards
+        CPPUNIT_ASSERT(!at("car", 48.8600, 2.3600, 3600).plausible);              // future
+        CPPUNIT_ASSERT(!at("car", 48.8600, 2.3600, -4000).plausible);             // too old
+        CPPUNIT_ASSERT(!at("car", 91, 0, 0).plausible);                           // not on Earth
+        CPPUNIT_ASSERT(at("car", 48.8600, 2.3600, -30).plausible);                // standing still is fine
+        for (const char *n : {"a", "b", "c", "d"}) CPPUNIT_ASSERT(at(n, 0, 0, 0).plausible);
+        CPPUNIT_ASSERT_EQUAL((size_t)3, v.nodes());                               // bounded
+        CPPUNIT_ASSERT(std::fabs(distanceMetres(48.8566, 2.3522, 51.5074, -0.1278) - 343500) < 2000);
     }
 };
 
