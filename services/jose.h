@@ -78,4 +78,7 @@ std::string jweEncrypt(const JoseKey &recipient, const Bytes &plaintext, const s
 // of the key unwrap or the tag, without saying which.
 SecureBytes jweDecrypt(const std::string &compact, const JoseKey &key, Json *headerOut = nullptr);
 
+// ECDH between our key (in an SE: through the provider) and a peer's public key: Z.
+SecureBytes ecdhSecret(const JoseKey &mine, const JoseKey &peer);
+
 }  // namespace secsf::svc

@@ -118,6 +118,8 @@ bool rsaOaep256(EVP_PKEY *k, bool encrypt, const unsigned char *in, size_t inLen
 
 }  // namespace
 
+SecureBytes ecdhSecret(const JoseKey &mine, const JoseKey &peer) { return ecdh(mine.pkey(), peer.publicKey().pkey()); }
+
 std::string jweEncrypt(const JoseKey &recipient, const Bytes &plaintext, const std::string &alg, const std::string &enc,
                        Json header) {
     size_t cekLen = encKeySize(enc);

@@ -1,0 +1,442 @@
+#include "security_association.h"
+
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "jwt.h"
+#include "messages.h"
+#include "openssl_error.h"
+#include "secsf/error.h"
+
+namespace secsf::svc {
+
+namespace {
+
+SecureBytes hkdf(const SecureBytes &key, const std::string &salt, const std::string &info, size_t len) {
+    EVP_KDF *kdf = EVP_KDF_fetch(nullptr, "HKDF", "provider=default");
+    EVP_KDF_CTX *c = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
+    EVP_KDF_free(kdf);
+    OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+                      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)key.data(), key.size()),
+                      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt.data(), salt.size()),
+                      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info.data(), info.size()),
+                      OSSL_PARAM_construct_end()};
+    SecureBytes out(len);
+    bool ok = c && EVP_KDF_derive(c, out.data(), len, p) > 0;
+    EVP_KDF_CTX_free(c);
+    if (!ok) throw Error(Reason::Generic, "HKDF failed: " + takeOpensslError());
+    return out;
+}
+
+std::string mac(const SecureBytes &key, const std::string &data) {
+    JoseKey k = JoseKey::fromSecret(key);
+    std::string jws = jwsSign(k, Bytes(data.begin(), data.end()), {{"alg", "HS256"}});
+    return jws.substr(jws.rfind('.') + 1);
+}
+
+struct Verified {
+    Json body;
+    JoseKey key;         // the signer's key, from the header
+    std::string holder;  // the credential's subject (temporary identity)
+    int64_t credentialExpiry = 0;
+};
+
+}  // namespace
+
+struct SecurityAssociations::Impl {
+    struct Sa {
+        SaInfo info;
+        std::string ourCredential, peerCredential;
+        JoseKey peerKey;
+        SecureBytes sendKey, recvKey;
+        SequenceReplayGuard recvSeq{256};
+        uint64_t sendSeq = 0;
+        std::string challenge, expectedConfirm;  // while being established
+    };
+    struct Pending {
+        std::string responder, challenge;
+    };
+
+    SaConfig cfg;
+    mutable std::mutex mu;
+    std::map<std::string, Sa> sas;
+    std::map<std::string, Pending> initiated;  // by the SaInitiate nonce
+    TimestampReplayGuard replay;
+
+    explicit Impl(SaConfig c) : cfg(std::move(c)), replay(cfg.maxSkew, 100000, cfg.clock) {}
+
+    Bytes signedMessage(Json body) {
+        body["iat"] = cfg.clock();
+        return toBytes(jwsSign(cfg.key, body, {{"jwk", cfg.key.publicJwk()}}));
+    }
+
+    // A message from a credential holder: the MAF's statement, its key, its signature.
+    Verified verifyHolder(const std::string &text, const char *type) {
+        Jws peek = jwsPeek(text);
+        Json claimed = parseObject(peek.payload, "the message");
+        if (!peek.header.contains("jwk")) throw Error(Reason::BadInput, "the message names no key");
+        Verified v;
+        v.key = JoseKey::fromJwk(peek.header["jwk"]);
+        Json cred = jwtVerify(member(claimed, "credential"), cfg.mafKey, {cfg.mafName, cfg.mafName}, cfg.clock);
+        if (!cred.contains("cnf") || !cred["cnf"].is_object() || cred["cnf"].value("jkt", "") != jwkThumbprint(v.key))
+            throw Error(Reason::BadInput, "the key is not the credential holder's");
+        v.body = verifiedMessage(text, v.key, type);
+        checkFresh(v.body, cfg.clock, cfg.maxSkew);
+        if (replay.check("sa:" + member(v.body, "nonce"), v.body["iat"].get<int64_t>()) != Freshness::Fresh)
+            throw Error(Reason::BadInput, cause::kReplayed);
+        v.holder = member(cred, "sub");
+        v.credentialExpiry = cred["exp"].get<int64_t>();
+        return v;
+    }
+
+    // Both directions' keys from ECDH between the two SE keys.
+    void deriveKeys(Sa &sa, const JoseKey &peer, const std::string &initiator, const std::string &responder) {
+        SecureBytes z = ecdhSecret(cfg.key, peer);
+        SecureBytes k = hkdf(z, sa.info.id, "oneM2M SA " + initiator + " " + responder, 64);
+        SecureBytes i2r(k.begin(), k.begin() + 32), r2i(k.begin() + 32, k.end());
+        sa.sendKey = sa.info.initiator ? i2r : r2i;
+        sa.recvKey = sa.info.initiator ? r2i : i2r;
+    }
+
+    void makeRoom() {
+        int64_t now = cfg.clock();
+        if (sas.size() < cfg.maxAssociations) return;
+        for (auto it = sas.begin(); it != sas.end();)
+            it = (!it->second.info.valid || it->second.info.expires <= now) ? sas.erase(it) : std::next(it);
+        if (sas.size() >= cfg.maxAssociations) throw Rejected(cause::kAdministrative);
+    }
+
+    Bytes reject(const char *type, const std::string &inReplyTo, const std::string &why) {
+        return signedMessage({{"type", type}, {"result", "Failure"}, {"cause", why}, {"inReplyTo", inReplyTo},
+                              {"credential", cfg.credential.jwt}, {"nonce", randomToken()}});
+    }
+
+    Bytes onInitiate(const std::string &text) {
+        std::string inReplyTo;
+        Verified v;
+        try {
+            inReplyTo = member(parseObject(jwsPeek(text).payload, "m"), "nonce");
+            v = verifyHolder(text, "SaInitiate");
+            if (member(v.body, "responder") != cfg.credential.id) throw Error(Reason::BadInput, "not for us");
+            if (cfg.authz) {
+                Json t = cfg.authz->validate(member(v.body, "ticket"), cfg.audience);
+                if (member(t, "sub") != v.holder) throw Error(Reason::BadInput, "the ticket is someone else's");
+            }
+        } catch (const Error &) {
+            return reject("SaAccept", inReplyTo, cause::kAdministrative);  // table 24
+        }
+        std::string suite;
+        for (const Json &s : v.body.value("possibleSAs", Json::array()))
+            if (s.is_string() && std::find(cfg.suites.begin(), cfg.suites.end(), s.get<std::string>()) != cfg.suites.end()) {
+                suite = s;
+                break;
+            }
+        if (suite.empty()) return reject("SaAccept", inReplyTo, cause::kNoCommonParameters);  // table 25
+        try {
+            makeRoom();
+        } catch (const Rejected &) {
+            return reject("SaAccept", inReplyTo, cause::kAdministrative);
+        }
+        Sa sa;
+        sa.info = {randomToken(16), v.holder, suite, std::min(cfg.credential.expires, v.credentialExpiry), false, false};
+        sa.ourCredential = cfg.credential.id;
+        sa.peerCredential = v.holder;
+        sa.peerKey = v.key;
+        deriveKeys(sa, JoseKey::fromJwk(v.body["initiatorKey"]), v.holder, cfg.credential.id);
+        sa.challenge = randomToken();
+        sa.expectedConfirm = mac(sa.recvKey, "initiator confirms " + sa.info.id);
+        Json body = {{"type", "SaAccept"}, {"result", "Success"}, {"inReplyTo", inReplyTo}, {"saId", sa.info.id},
+                     {"securityAssociation", suite}, {"responder", cfg.credential.id}, {"credential", cfg.credential.jwt},
+                     {"responderKey", cfg.key.publicJwk()}, {"challengeResponse", member(v.body, "challenge")},
+                     {"keyConfirmation", mac(sa.sendKey, "responder confirms " + sa.info.id)},
+                     {"initiatorChallenge", sa.challenge}, {"expires", sa.info.expires}, {"nonce", randomToken()}};
+        std::string id = sa.info.id;
+        sas.emplace(id, std::move(sa));
+        return signedMessage(body);
+    }
+
+    Bytes onConfirm(const std::string &text) {
+        Json claimed = parseObject(jwsPeek(text).payload, "m");
+        std::string id = member(claimed, "saId");
+        auto it = sas.find(id);
+        if (it == sas.end() || it->second.info.valid || it->second.info.initiator)
+            return reject("SaEstablished", id, cause::kUnknownSa);
+        Sa &sa = it->second;
+        try {
+            Json m = verifiedMessage(text, sa.peerKey, "SaConfirm");
+            checkFresh(m, cfg.clock, cfg.maxSkew);
+            if (member(m, "challengeResponse") != sa.challenge || member(m, "keyConfirmation") != sa.expectedConfirm)
+                throw Error(Reason::BadInput, "confirmation does not match");
+        } catch (const Error &) {
+            sas.erase(it);
+            return reject("SaEstablished", id, cause::kAdministrative);
+        }
+        sa.info.valid = true;
+        sa.challenge.clear();
+        return signedMessage({{"type", "SaEstablished"}, {"result", "Success"}, {"saId", id}, {"nonce", randomToken()}});
+    }
+
+    Sa &usable(const std::string &id) {
+        auto it = sas.find(id);
+        if (it == sas.end()) throw Rejected(cause::kUnknownSa);
+        if (!it->second.info.valid || it->second.info.expires <= cfg.clock()) throw Rejected(cause::kSaInvalid);
+        return it->second;
+    }
+
+    std::string sealWith(Sa &sa, Json body) {
+        std::string s = body.dump();
+        return jweEncrypt(JoseKey::fromSecret(sa.sendKey), Bytes(s.begin(), s.end()), "dir", "A256GCM", {{"kid", sa.info.id}});
+    }
+
+    static std::string kidOf(const std::string &jwe) {
+        Bytes h = unb64url(jwe.substr(0, jwe.find('.')));
+        Json j = Json::parse(h.begin(), h.end(), nullptr, false);
+        if (!j.is_object() || !j.contains("kid") || !j["kid"].is_string()) throw Error(Reason::BadInput, "a sealed message names no SA");
+        return j["kid"];
+    }
+
+    Json openWith(Sa &sa, const std::string &jwe) {
+        SecureBytes pt;
+        try {
+            pt = jweDecrypt(jwe, JoseKey::fromSecret(sa.recvKey));
+        } catch (const Error &) {
+            throw Rejected(cause::kDecryptionFailure);
+        }
+        return Json::parse(pt.begin(), pt.end(), nullptr, false);
+    }
+
+    void rekey(Sa &sa, const std::string &a, const std::string &b) {
+        SecureBytes both = sa.info.initiator ? sa.sendKey : sa.recvKey;  // i2r first, then r2i
+        const SecureBytes &r2i = sa.info.initiator ? sa.recvKey : sa.sendKey;
+        both.insert(both.end(), r2i.begin(), r2i.end());
+        SecureBytes k = hkdf(both, a + b, "oneM2M SA update " + sa.info.id, 64);
+        SecureBytes i2r(k.begin(), k.begin() + 32), nr2i(k.begin() + 32, k.end());
+        sa.sendKey = sa.info.initiator ? i2r : nr2i;
+        sa.recvKey = sa.info.initiator ? nr2i : i2r;
+    }
+
+    void rename(const std::string &from, const std::string &to) {
+        auto node = sas.extract(from);
+        node.key() = to;
+        node.mapped().info.id = to;
+        sas.insert(std::move(node));
+    }
+
+    Bytes onSealed(const std::string &jwe) {
+        std::string id = kidOf(jwe);
+        auto it = sas.find(id);
+        std::string type = "SaUpdated";
+        auto refuse = [&](const char *why) { return reject(type.c_str(), id, why); };
+        if (it == sas.end()) return refuse(cause::kUnknownSa);
+        Sa &sa = it->second;
+        Json m;
+        try {
+            m = openWith(sa, jwe);
+        } catch (const Rejected &) {
+            return refuse(cause::kDecryptionFailure);
+        }
+        type = m.value("type", "") == "SaRemove" ? "SaRemoved" : "SaUpdated";
+        if (!sa.info.valid) return refuse(cause::kSaInvalid);
+        if (m.value("type", "") == "SaRemove") {
+            sa.info.valid = false;
+            sa.sendKey.clear();
+            sa.recvKey.clear();
+            return signedMessage({{"type", "SaRemoved"}, {"result", "Accepted"}, {"saId", id}, {"nonce", randomToken()}});
+        }
+        if (m.value("type", "") != "SaUpdate") return refuse(cause::kDecryptionFailure);
+        bool newKeys = m.value("newKeys", false);
+        std::string newId = m.value("newSaId", "");
+        if (newKeys && !cfg.willingToRekey) return refuse(cause::kUnwillingToChangeKey);
+        std::string ours = randomToken();
+        Json answer = {{"type", "SaUpdated"}, {"result", "Accepted"}, {"saId", id}, {"newSaId", newId},
+                       {"responderNonce", ours}, {"updated", newKeys ? (newId.empty() ? "keys" : "identifier and keys") : "identifier"}};
+        std::string sealed = sealWith(sa, answer);  // under the keys both still hold
+        if (newKeys) rekey(sa, m.value("initiatorNonce", ""), ours);
+        if (!newId.empty()) rename(id, newId);
+        return toBytes(sealed);
+    }
+};
+
+SecurityAssociations::SecurityAssociations(SaConfig cfg) : d_(std::make_unique<Impl>(std::move(cfg))) {
+    if (d_->cfg.credential.jwt.empty() || d_->cfg.key.empty() || d_->cfg.mafKey.empty())
+        throw Error(Reason::Config, "security associations need a session credential, its key and the MAF's key");
+}
+SecurityAssociations::~SecurityAssociations() = default;
+
+Bytes SecurityAssociations::initiate(const std::string &responder, const std::string &ticket) {
+    std::lock_guard<std::mutex> g(d_->mu);
+    std::string nonce = randomToken(), challenge = randomToken();
+    d_->initiated[nonce] = {responder, challenge};
+    return d_->signedMessage({{"type", "SaInitiate"}, {"initiator", d_->cfg.credential.id},
+                              {"credential", d_->cfg.credential.jwt}, {"responder", responder},
+                              {"possibleSAs", d_->cfg.suites}, {"initiatorKey", d_->cfg.key.publicJwk()},
+                              {"ticket", ticket}, {"challenge", challenge}, {"nonce", nonce}});
+}
+
+Bytes SecurityAssociations::onAccept(const Bytes &accept) {
+    std::lock_guard<std::mutex> g(d_->mu);
+    std::string text = toString(accept);
+    Json claimed = parseObject(jwsPeek(text).payload, "the answer");
+    auto p = d_->initiated.find(member(claimed, "inReplyTo"));
+    if (p == d_->initiated.end()) throw Error(Reason::BadInput, "not an answer to a request of ours");
+    Impl::Pending pending = p->second;
+    Verified v = d_->verifyHolder(text, "SaAccept");  // genuine, refusals included
+    d_->initiated.erase(p);
+    if (member(v.body, "result") != "Success") throw Rejected(member(v.body, "cause"));
+    if (v.holder != pending.responder || member(v.body, "challengeResponse") != pending.challenge)
+        throw Error(Reason::BadInput, "the responder did not answer our challenge");
+    d_->makeRoom();
+    Impl::Sa sa;
+    sa.info = {member(v.body, "saId"), v.holder, member(v.body, "securityAssociation"),
+               std::min(d_->cfg.credential.expires, v.credentialExpiry), false, true};
+    sa.ourCredential = d_->cfg.credential.id;
+    sa.peerCredential = v.holder;
+    sa.peerKey = v.key;
+    d_->deriveKeys(sa, JoseKey::fromJwk(v.body["responderKey"]), d_->cfg.credential.id, v.holder);
+    if (member(v.body, "keyConfirmation") != mac(sa.recvKey, "responder confirms " + sa.info.id))
+        throw Error(Reason::BadInput, "the responder's key confirmation does not match: not the same keys");
+    Bytes confirm = d_->signedMessage({{"type", "SaConfirm"}, {"saId", sa.info.id},
+                                       {"challengeResponse", member(v.body, "initiatorChallenge")},
+                                       {"keyConfirmation", mac(sa.sendKey, "initiator confirms " + sa.info.id)},
+                                       {"nonce", randomToken()}});
+    std::string id = sa.info.id;
+    d_->sas.emplace(id, std::move(sa));
+    return confirm;
+}
+
+std::string SecurityAssociations::onEstablished(const Bytes &established) {
+    std::lock_guard<std::mutex> g(d_->mu);
+    std::string text = toString(established);
+    std::string id = member(parseObject(jwsPeek(text).payload, "m"), "saId");
+    auto it = d_->sas.find(id);
+    if (it == d_->sas.end()) throw Error(Reason::BadInput, cause::kUnknownSa);
+    Json m = verifiedMessage(text, it->second.peerKey, "SaEstablished");
+    if (member(m, "result") != "Success") {
+        d_->sas.erase(it);
+        throw Rejected(m.value("cause", cause::kAdministrative));
+    }
+    it->second.info.valid = true;
+    return id;
+}
+
+Bytes SecurityAssociations::handle(const Bytes &message) {
+    std::lock_guard<std::mutex> g(d_->mu);
+    std::string text = toString(message);
+    if (std::count(text.begin(), text.end(), '.') == 4) return d_->onSealed(text);
+    std::string type = member(parseObject(jwsPeek(text).payload, "the message"), "type");
+    if (type == "SaInitiate") return d_->onInitiate(text);
+    if (type == "SaConfirm") return d_->onConfirm(text);
+    throw Error(Reason::BadInput, "not a security-association message: " + type);
+}
+
+std::string SecurityAssociations::seal(const std::string &saId, const Json &message) {
+    std::lock_guard<std::mutex> g(d_->mu);
+    Impl::Sa &sa = d_->usable(saId);
+    int64_t now = d_->cfg.clock();
+    return d_->sealWith(sa, {{"seq", ++sa.sendSeq}, {"ts", now}, {"exp", now + d_->cfg.messageLifetime},
+                             {"nonce", randomToken(16)}, {"message", message}});
+}
+
+Json SecurityAssociations::open(const std::string &sealed, std::string *saId) {
+    std::lock_guard<std::mutex> g(d_->mu);
+    std::string id = Impl::kidOf(sealed);
+    Impl::Sa &sa = d_->usable(id);
+    Json m = d_->openWith(sa, sealed);
+    if (!m.is_object() || !m.contains("seq") || !m["seq"].is_number_unsigned() || !m.contains("ts") ||
+        !m["ts"].is_number_integer() || !m.contains("exp") || !m["exp"].is_number_integer() || !m.contains("message"))
+        throw Rejected(cause::kDecryptionFailure);
+    int64_t now = d_->cfg.clock();
+    if (m["exp"].get<int64_t>() <= now || d_->replay.check("msg:" + member(m, "nonce"), m["ts"].get<int64_t>()) != Freshness::Fresh ||
+        sa.recvSeq.check(m["seq"].get<uint64_t>()) != Freshness::Fresh)
+        throw Rejected(cause::kReplayed);
+    if (saId) *saId = id;
+    return m["message"];
+}
+
+Bytes SecurityAssociations::update(const std::string &saId, bool newIdentifier, bool newKeys) {
+    std::lock_guard<std::mutex> g(d_->mu);
+    Impl::Sa &sa = d_->usable(saId);
+    Json body = {{"type", "SaUpdate"}, {"saId", saId}, {"newKeys", newKeys}, {"initiatorNonce", randomToken()}};
+    if (newIdentifier) body["newSaId"] = randomToken(16);
+    sa.challenge = body.dump();  // remembered until the answer comes
+    return toBytes(d_->sealWith(sa, body));
+}
+
+std::string SecurityAssociations::onUpdated(const Bytes &answer) {
+    std::lock_guard<std::mutex> g(d_->mu);
+    std::string text = toString(answer);
+    if (std::count(text.begin(), text.end(), '.') != 4) {
+        Json claimed = parseObject(jwsPeek(text).payload, "the answer");
+        auto it = d_->sas.find(member(claimed, "inReplyTo"));
+        if (it == d_->sas.end()) throw Error(Reason::BadInput, "an answer about an SA we do not have");
+        Json m = verifiedMessage(text, it->second.peerKey, "SaUpdated");
+        throw Rejected(member(m, "cause"));
+    }
+    std::string id = Impl::kidOf(text);
+    Impl::Sa &sa = d_->usable(id);
+    Json m = d_->openWith(sa, text);
+    Json asked = Json::parse(sa.challenge, nullptr, false);
+    if (!asked.is_object() || m.value("type", "") != "SaUpdated" || m.value("result", "") != "Accepted")
+        throw Error(Reason::BadInput, "not the answer to our update");
+    sa.challenge.clear();
+    if (asked.value("newKeys", false)) d_->rekey(sa, asked.value("initiatorNonce", ""), m.value("responderNonce", ""));
+    std::string newId = asked.value("newSaId", "");
+    if (!newId.empty()) {
+        d_->rename(id, newId);
+        return newId;
+    }
+    return id;
+}
+
+Bytes SecurityAssociations::remove(const std::string &saId) {
+    std::lock_guard<std::mutex> g(d_->mu);
+    auto it = d_->sas.find(saId);
+    if (it == d_->sas.end()) throw Rejected(cause::kUnknownSa);
+    if (!it->second.info.valid) throw Rejected(cause::kSaInvalid);
+    std::string sealed = d_->sealWith(it->second, {{"type", "SaRemove"}, {"saId", saId}});
+    it->second.info.valid = false;  // no more messages on it from here
+    return toBytes(sealed);
+}
+
+void SecurityAssociations::onRemoved(const Bytes &answer) {
+    std::lock_guard<std::mutex> g(d_->mu);
+    std::string text = toString(answer);
+    Json claimed = parseObject(jwsPeek(text).payload, "the answer");
+    std::string id = claimed.value("saId", claimed.value("inReplyTo", ""));
+    auto it = d_->sas.find(id);
+    if (it == d_->sas.end()) throw Error(Reason::BadInput, "an answer about an SA we do not have");
+    Json m = verifiedMessage(text, it->second.peerKey, "SaRemoved");
+    it->second.sendKey.clear();
+    it->second.recvKey.clear();
+    if (m.value("result", "") != "Accepted") throw Rejected(m.value("cause", cause::kAdministrative));
+}
+
+int SecurityAssociations::removeForCredential(const std::string &credentialId) {
+    std::lock_guard<std::mutex> g(d_->mu);
+    int n = 0;
+    for (auto &[id, sa] : d_->sas)
+        if (sa.info.valid && (sa.ourCredential == credentialId || sa.peerCredential == credentialId)) {
+            sa.info.valid = false;
+            sa.sendKey.clear();
+            sa.recvKey.clear();
+            n++;
+        }
+    return n;
+}
+
+SaInfo SecurityAssociations::info(const std::string &saId) const {
+    std::lock_guard<std::mutex> g(d_->mu);
+    auto it = d_->sas.find(saId);
+    if (it == d_->sas.end()) throw Rejected(cause::kUnknownSa);
+    return it->second.info;
+}
+
+size_t SecurityAssociations::count() const {
+    std::lock_guard<std::mutex> g(d_->mu);
+    return d_->sas.size();
+}
+
+}  // namespace secsf::svc

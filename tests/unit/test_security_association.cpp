@@ -1,0 +1,281 @@
+// Security associations (seed 002, tables 23-44) between two nodes enrolled with a
+// MAF, their keys in token node1: establishment with ECDH in the SE, secured
+// messages, every rejection cause, tampering, replay, expiry, two SAs kept apart,
+// update, removal, and 1,000 SAs in one process.
+#include <cppunit/extensions/HelperMacros.h>
+
+#include "../../services/access_tokens.h"
+#include "../../services/credentials.h"
+#include "../../services/jwt.h"
+#include "../../services/messages.h"
+#include "../../services/security_association.h"
+#include "fixture.h"
+#include "secsf/error.h"
+
+using namespace testfix;
+using namespace secsf::svc;
+
+namespace {
+
+int64_t gNow = 1'800'000'000;
+Clock testClock() {
+    return [] { return gNow; };
+}
+
+JoseKey tokenKey(const std::string &label) {
+    static std::map<std::string, bool> made;
+    if (!made[label]) {
+        EVP_PKEY *k = genEcKey(label);
+        CPPUNIT_ASSERT_MESSAGE(errors(), k);
+        EVP_PKEY_free(k);
+        made[label] = true;
+    }
+    return JoseKey::load("pkcs11:token=node1;object=" + label + ";type=private");
+}
+
+JoseKey softKey() {
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(nullptr, "provider=default", "EC", "P-256");
+    JoseKey j = JoseKey::fromPkey(k);
+    EVP_PKEY_free(k);
+    return j;
+}
+
+// A MAF that issues credentials directly (its enrolment flow is tested elsewhere).
+struct Maf {
+    JoseKey key = softKey();
+    HeldCredential issue(const JoseKey &holder, int64_t lifetime = 86400) {
+        std::string tid = "tid-" + randomToken(8);
+        Json claims = {{"jti", tid}, {"iss", "maf"}, {"sub", tid}, {"aud", "maf"}, {"nbf", gNow}, {"exp", gNow + lifetime},
+                       {"cnf", {{"jkt", jwkThumbprint(holder)}}}};
+        return {tid, jwtIssue(key, claims), gNow + lifetime};
+    }
+};
+
+SaConfig config(Maf &maf, const JoseKey &key, const HeldCredential &c) {
+    SaConfig s;
+    s.credential = c;
+    s.key = key;
+    s.mafKey = maf.key.publicKey();
+    s.mafName = "maf";
+    s.clock = testClock();
+    return s;
+}
+
+// The whole handshake; the SA identifier.
+std::string establish(SecurityAssociations &a, SecurityAssociations &b, const std::string &bId, const std::string &ticket = "") {
+    Bytes accept = b.handle(a.initiate(bId, ticket));
+    Bytes confirm = a.onAccept(accept);
+    return a.onEstablished(b.handle(confirm));
+}
+
+std::string causeOf(const std::function<void()> &f) {
+    try {
+        f();
+    } catch (const Rejected &r) {
+        return r.cause();
+    } catch (const secsf::Error &e) {
+        return std::string("error: ") + e.what();
+    }
+    return "(accepted)";
+}
+
+std::string flip(std::string s, size_t i) {
+    s[i] = s[i] == 'A' ? 'B' : 'A';
+    return s;
+}
+
+}  // namespace
+
+class SecurityAssociationTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(SecurityAssociationTest);
+    CPPUNIT_TEST(establishAndExchange);
+    CPPUNIT_TEST(tamperedReplayedAndExpiredMessages);
+    CPPUNIT_TEST(establishmentRefusals);
+    CPPUNIT_TEST(twoAssociationsKeptApart);
+    CPPUNIT_TEST(updateIdentifierAndKeys);
+    CPPUNIT_TEST(removal);
+    CPPUNIT_TEST(neverOutlivesItsCredential);
+    CPPUNIT_TEST(aThousandAssociations);
+    CPPUNIT_TEST_SUITE_END();
+
+    Maf maf_;
+
+public:
+    void establishAndExchange() {
+        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
+        SecurityAssociations a(config(maf_, ka, ca)), b(config(maf_, kb, cb));
+        std::string id = establish(a, b, cb.id);
+        CPPUNIT_ASSERT(a.info(id).valid && b.info(id).valid);
+        CPPUNIT_ASSERT_EQUAL(cb.id, a.info(id).peer);
+        CPPUNIT_ASSERT_EQUAL(ca.id, b.info(id).peer);
+        Json m = {{"op", "notify"}, {"content", "door open"}};
+        std::string sealed = a.seal(id, m);
+        CPPUNIT_ASSERT(sealed.find("door") == std::string::npos);
+        std::string got;
+        CPPUNIT_ASSERT_EQUAL(m, b.open(sealed, &got));
+        CPPUNIT_ASSERT_EQUAL(id, got);
+        CPPUNIT_ASSERT_EQUAL(Json("ack"), a.open(b.seal(id, "ack")));  // the other direction
+        // A node cannot read what it sent (one key per direction).
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kDecryptionFailure), causeOf([&] { a.open(a.seal(id, "x")); }));
+    }
+    void tamperedReplayedAndExpiredMessages() {
+        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
+        SecurityAssociations a(config(maf_, ka, ca)), b(config(maf_, kb, cb));
+        std::string id = establish(a, b, cb.id);
+        std::string sealed = a.seal(id, {{"v", 1}});
+        int accepted = 0;
+        for (size_t i = 0; i < sealed.size(); i++) {
+            if (sealed[i] == '.') continue;
+            try {
+                b.open(flip(sealed, i));
+                accepted++;
+            } catch (const secsf::Error &) {
+            }
+        }
+        CPPUNIT_ASSERT_EQUAL(0, accepted);
+        CPPUNIT_ASSERT_THROW(b.open(sealed.substr(0, sealed.size() - 10)), secsf::Error);
+        b.open(sealed);
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kReplayed), causeOf([&] { b.open(sealed); }));
+        std::string late = a.seal(id, {{"v", 2}});
+        gNow += 301;
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kReplayed), causeOf([&] { b.open(late); }));
+        // Reordering within the window is fine.
+        std::string s1 = a.seal(id, 1), s2 = a.seal(id, 2);
+        CPPUNIT_ASSERT_EQUAL(Json(2), b.open(s2));
+        CPPUNIT_ASSERT_EQUAL(Json(1), b.open(s1));
+    }
+    void establishmentRefusals() {
+        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
+        SecurityAssociations a(config(maf_, ka, ca));
+        // No parameters in common.
+        SaConfig other = config(maf_, kb, cb);
+        other.suites = {"SOMETHING-ELSE"};
+        SecurityAssociations b1(other);
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kNoCommonParameters), causeOf([&] { a.onAccept(b1.handle(a.initiate(cb.id, ""))); }));
+        // Administrative reasons: a ticket for another audience, a forged credential, the wrong responder.
+        JoseKey mzf = softKey();
+        auto repo = openSqliteRepository(workDir() + "/sa-authz.db");
+        LocalAuthorization authz(mzf.publicKey(), "mzf", *repo, testClock());
+        SaConfig guarded = config(maf_, kb, cb);
+        guarded.authz = &authz;
+        guarded.audience = "CSE-b";
+        SecurityAssociations b2(guarded);
+        auto ticket = [&](const std::string &sub, const std::string &aud) {
+            return jwtIssue(mzf, {{"jti", randomToken()}, {"iss", "mzf"}, {"sub", sub}, {"nbf", gNow}, {"exp", gNow + 600}, {"aud", aud}});
+        };
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kAdministrative), causeOf([&] { a.onAccept(b2.handle(a.initiate(cb.id, ticket(ca.id, "CSE-x")))); }));
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kAdministrative), causeOf([&] { a.onAccept(b2.handle(a.initiate(cb.id, ticket("tid-other", "CSE-b")))); }));
+        CPPUNIT_ASSERT_EQUAL(std::string("(accepted)"), causeOf([&] { a.onEstablished(b2.handle(a.onAccept(b2.handle(a.initiate(cb.id, ticket(ca.id, "CSE-b")))))); }));
+        HeldCredential forged = ca;
+        forged.jwt = flip(forged.jwt, forged.jwt.size() - 4);
+        SecurityAssociations f(config(maf_, ka, forged));
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kAdministrative), causeOf([&] { f.onAccept(b2.handle(f.initiate(cb.id, ""))); }));
+        SecurityAssociations b3(config(maf_, kb, cb));
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kAdministrative), causeOf([&] { a.onAccept(b3.handle(a.initiate("tid-someone-else", ""))); }));
+        // A credential used with a key that is not its holder's.
+        SecurityAssociations thief(config(maf_, softKey(), ca));
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kAdministrative), causeOf([&] { thief.onAccept(b3.handle(thief.initiate(cb.id, ""))); }));
+        // An answer that is not genuine is an error, not a refusal.
+        Bytes accept = b3.handle(a.initiate(cb.id, ""));
+        std::string forgedAccept = flip(toString(accept), toString(accept).size() - 5);
+        CPPUNIT_ASSERT(causeOf([&] { a.onAccept(toBytes(forgedAccept)); }).rfind("error:", 0) == 0);
+    }
+    void twoAssociationsKeptApart() {
+        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
+        SecurityAssociations a(config(maf_, ka, ca)), b(config(maf_, kb, cb));
+        std::string s1 = establish(a, b, cb.id), s2 = establish(a, b, cb.id);
+        CPPUNIT_ASSERT(s1 != s2);
+        std::string m1 = a.seal(s1, "on SA 1");
+        // Relabel it for SA 2: the other SA's key does not open it.
+        std::string header = b64url(Json{{"alg", "dir"}, {"enc", "A256GCM"}, {"kid", s2}}.dump());
+        std::string moved = header + m1.substr(m1.find('.'));
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kDecryptionFailure), causeOf([&] { b.open(moved); }));
+        CPPUNIT_ASSERT_EQUAL(Json("on SA 1"), b.open(m1));
+        b.remove(s2);
+        CPPUNIT_ASSERT_EQUAL(Json("still on 1"), b.open(a.seal(s1, "still on 1")));
+    }
+    void updateIdentifierAndKeys() {
+        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
+        SecurityAssociations a(config(maf_, ka, ca)), b(config(maf_, kb, cb));
+        std::string id = establish(a, b, cb.id);
+        std::string before = a.seal(id, "before");
+        std::string newId = a.onUpdated(b.handle(a.update(id, true, true)));
+        CPPUNIT_ASSERT(newId != id);
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kUnknownSa), causeOf([&] { b.open(before); }));  // old identifier gone
+        CPPUNIT_ASSERT_EQUAL(Json("after"), b.open(a.seal(newId, "after")));
+        CPPUNIT_ASSERT_EQUAL(Json("back"), a.open(b.seal(newId, "back")));
+        std::string sameId = a.onUpdated(b.handle(a.update(newId, false, true)));  // keys only
+        CPPUNIT_ASSERT_EQUAL(newId, sameId);
+        CPPUNIT_ASSERT_EQUAL(Json("rekeyed"), b.open(a.seal(sameId, "rekeyed")));
+        // Unwilling to change key.
+        SaConfig stubborn = config(maf_, kb, cb);
+        stubborn.willingToRekey = false;
+        SecurityAssociations c(stubborn);
+        std::string id2 = establish(a, c, cb.id);
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kUnwillingToChangeKey), causeOf([&] { a.onUpdated(c.handle(a.update(id2, false, true))); }));
+        std::string renamed = a.onUpdated(c.handle(a.update(id2, true, false)));  // a new identifier is fine
+        CPPUNIT_ASSERT(renamed != id2);
+        CPPUNIT_ASSERT_EQUAL(Json("renamed"), c.open(a.seal(renamed, "renamed")));
+        // Decryption failure: the update altered on the way.
+        std::string id3 = establish(a, b, cb.id);
+        std::string upd = toString(a.update(id3, true, false));
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kDecryptionFailure), causeOf([&] { a.onUpdated(b.handle(toBytes(flip(upd, upd.size() - 3)))); }));
+        // Unknown SA.
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kUnknownSa), causeOf([&] { a.update("no-such-sa", true, true); }));
+    }
+    void removal() {
+        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
+        SecurityAssociations a(config(maf_, ka, ca)), b(config(maf_, kb, cb));
+        std::string id = establish(a, b, cb.id);
+        std::string inFlight = a.seal(id, "in flight");
+        Bytes rm = a.remove(id);
+        a.onRemoved(b.handle(rm));
+        CPPUNIT_ASSERT(!a.info(id).valid && !b.info(id).valid);
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kSaInvalid), causeOf([&] { a.seal(id, "x"); }));
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kSaInvalid), causeOf([&] { b.open(inFlight); }));
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kSaInvalid), causeOf([&] { a.remove(id); }));
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kUnknownSa), causeOf([&] { a.remove("no-such-sa"); }));
+        // The peer already removed it when our removal arrives.
+        std::string id2 = establish(a, b, cb.id);
+        Bytes rm2 = a.remove(id2);
+        b.remove(id2);  // b marked its side invalid first
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kSaInvalid), causeOf([&] { a.onRemoved(b.handle(rm2)); }));
+    }
+    void neverOutlivesItsCredential() {
+        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        HeldCredential ca = maf_.issue(ka, 600), cb = maf_.issue(kb);
+        SecurityAssociations a(config(maf_, ka, ca)), b(config(maf_, kb, cb));
+        std::string id = establish(a, b, cb.id);
+        CPPUNIT_ASSERT_EQUAL(gNow + 600, b.info(id).expires);
+        std::string id2 = establish(a, b, cb.id);
+        CPPUNIT_ASSERT_EQUAL(2, b.removeForCredential(ca.id));  // the credential was revoked
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kSaInvalid), causeOf([&] { b.seal(id2, "x"); }));
+        gNow += 601;
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kSaInvalid), causeOf([&] { a.seal(id, "x"); }));
+        gNow -= 601;
+    }
+    void aThousandAssociations() {
+        // Software keys here: the point is the bookkeeping, not the token's speed.
+        JoseKey ka = softKey(), kb = softKey();
+        HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
+        SaConfig ca_ = config(maf_, ka, ca), cb_ = config(maf_, kb, cb);
+        cb_.maxAssociations = 1000;
+        SecurityAssociations a(ca_), b(cb_);
+        std::vector<std::string> ids;
+        for (int i = 0; i < 1000; i++) ids.push_back(establish(a, b, cb.id));
+        CPPUNIT_ASSERT_EQUAL((size_t)1000, b.count());
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kAdministrative), causeOf([&] { establish(a, b, cb.id); }));  // bounded
+        for (int i = 0; i < 1000; i += 97) CPPUNIT_ASSERT_EQUAL(Json(i), b.open(a.seal(ids[(size_t)i], i)));
+        a.onRemoved(b.handle(a.remove(ids[0])));
+        CPPUNIT_ASSERT_EQUAL(std::string("(accepted)"), causeOf([&] { establish(a, b, cb.id); }));  // room again
+        CPPUNIT_ASSERT_EQUAL((size_t)1000, b.count());
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(SecurityAssociationTest);
