@@ -78,6 +78,7 @@ int cmdKey(Context &c, const Args &a);
 int cmdStorage(Context &c, const Args &a);
 int cmdFunctions(Context &c, const Args &a);
 int cmdCheck(Context &c, const Args &a);
+int cmdDemo(Context &c, const Args &a);
 
 // The --help text of a subcommand ("" for the tool itself).
 const char *helpText(const std::string &command);
