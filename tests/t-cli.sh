@@ -116,3 +116,9 @@ done
 OPENSSL_CONF=/dev/null "$SECSF_TOOL" check >none.out 2>&1
 check "check without a secsf section says where to add it" sh -c "test $? -eq 1 && grep -q 'loads no secsf provider' none.out"
 check "check --json" sh -c "OPENSSL_CONF=wrongpin.cnf '$SECSF_TOOL' --json check | /usr/bin/python3 -c \"import json,sys; d=json.load(sys.stdin); assert any(not f['ok'] and f['fix'] for f in d)\""
+
+# The demo, as the README's first command ends with it.
+check "secsf demo: every step as stated" sh -c \
+    "'$SECSF_TOOL' demo --module '$SECSF_MODULE' --pkcs11-module '$SOFTHSM_MODULE' --dir '$WORK/demo' >demo.out 2>&1; rc=\$?; tail -1 demo.out | grep -q '0 unexpected' && test \$rc -eq 0"
+check_fails "secsf demo without the provider says how to give it" "--module" \
+    secsf demo --module /nonexistent/secsf.so --pkcs11-module "$SOFTHSM_MODULE" --dir "$WORK/demo2"

@@ -77,6 +77,7 @@ int cmdDemo(Context &c, const Args &a) {
         if (!mkdtemp(tmpl)) throw Error(Reason::Config, "cannot make a work directory");
         dir = tmpl;
     }
+    sh("mkdir -p '" + dir + "/tokens'");
     std::string p11 = o.get("pkcs11-module", "/usr/lib/softhsm/libsofthsm2.so");
     std::string module = o.get("module");
     // A private SoftHSM token, and a configuration that loads secsf with it.
@@ -90,7 +91,7 @@ int cmdDemo(Context &c, const Args &a) {
             << "\npkcs11-token = demo\npkcs11-pin-source = file:" << dir << "/demo.pin\n";
     }
     setenv("SOFTHSM2_CONF", (dir + "/softhsm2.conf").c_str(), 1);
-    sh("mkdir -p '" + dir + "/tokens' && OPENSSL_CONF=/dev/null softhsm2-util --init-token --free --label demo "
+    sh("OPENSSL_CONF=/dev/null softhsm2-util --init-token --free --label demo "
        "--so-pin 87654321 --pin 4711 >/dev/null");
     setenv("OPENSSL_CONF", (dir + "/openssl.cnf").c_str(), 1);
     if (OSSL_LIB_CTX_load_config(nullptr, (dir + "/openssl.cnf").c_str()) != 1 || !OSSL_PROVIDER_available(nullptr, "secsf"))
