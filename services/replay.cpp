@@ -49,6 +49,11 @@ SequenceReplayGuard::SequenceReplayGuard(uint32_t window) : window_(window), bit
     if (window == 0 || window > 4096) throw Error(Reason::BadInput, "a sequence window of 1 to 4096");
 }
 
+void SequenceReplayGuard::resumeAt(uint64_t highest) {
+    highest_ = highest;
+    std::fill(bits_.begin(), bits_.end(), ~0ull);
+}
+
 Freshness SequenceReplayGuard::check(uint64_t seq) {
     if (seq == 0) return Freshness::Stale;
     auto bit = [&](uint64_t i) -> bool { return bits_[i / 64] >> (i % 64) & 1; };

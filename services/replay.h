@@ -43,6 +43,11 @@ public:
     // For the sender: 1, 2, 3...
     uint64_t next() { return ++sent_; }
     uint64_t highest() const { return highest_; }
+    // After a restart: everything up to `highest` counts as seen (the window's
+    // details were not kept, so nothing at or below it is accepted again).
+    void resumeAt(uint64_t highest);
+    // For a sender resuming: continue after `sent`.
+    void resumeSendingAfter(uint64_t sent) { sent_ = sent; }
 
 private:
     uint32_t window_;

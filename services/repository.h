@@ -69,6 +69,8 @@ public:
     virtual std::optional<std::string> takePending(const std::string &key, int64_t now) = 0;
     // Returns it and leaves it.
     virtual std::optional<std::string> peekPending(const std::string &key, int64_t now) = 0;
+    // Every unexpired entry whose key starts with prefix.
+    virtual std::vector<std::pair<std::string, std::string>> pendingWithPrefix(const std::string &prefix, int64_t now) = 0;
 
     // False when the nonce was seen before (and its record has not expired).
     virtual bool rememberNonce(const std::string &nonce, int64_t expires, int64_t now) = 0;

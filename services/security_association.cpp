@@ -54,11 +54,15 @@ struct SecurityAssociations::Impl {
         SecureBytes sendKey, recvKey;
         SequenceReplayGuard recvSeq{256};
         uint64_t sendSeq = 0;
+        uint64_t savedSend = 0, savedRecv = 0;  // what the store promises (see persist)
+        int64_t notBefore = 0;  // after a restart: older messages may have been seen already
         std::string challenge, expectedConfirm;  // while being established
     };
     struct Pending {
         std::string responder, challenge;
     };
+
+    static constexpr uint64_t kReserve = 64;  // sequence numbers between two saves
 
     SaConfig cfg;
     mutable std::mutex mu;
@@ -67,6 +71,62 @@ struct SecurityAssociations::Impl {
     TimestampReplayGuard replay;
 
     explicit Impl(SaConfig c) : cfg(std::move(c)), replay(cfg.maxSkew, 100000, cfg.clock) {}
+
+    // The SA, sealed to our own SE key, in the store; sequence numbers saved with a
+    // reserve ahead of where they are.
+    void persist(Sa &sa) {
+        if (!cfg.store) return;
+        sa.savedSend = sa.sendSeq + kReserve;  // a restarted sender continues past these
+        sa.savedRecv = sa.recvSeq.highest();
+        Json r = {{"id", sa.info.id}, {"peer", sa.info.peer}, {"suite", sa.info.suite}, {"expires", sa.info.expires},
+                  {"valid", sa.info.valid}, {"initiator", sa.info.initiator}, {"ours", sa.ourCredential},
+                  {"theirs", sa.peerCredential}, {"peerKey", sa.peerKey.publicJwk()},
+                  {"send", b64url(sa.sendKey.data(), sa.sendKey.size())}, {"recv", b64url(sa.recvKey.data(), sa.recvKey.size())},
+                  {"sendSeq", sa.savedSend}, {"recvSeq", sa.savedRecv}, {"challenge", sa.challenge},
+                  {"expectedConfirm", sa.expectedConfirm}};
+        std::string s = r.dump();
+        std::string sealed = jweEncrypt(cfg.key.publicKey(), Bytes(s.begin(), s.end()),
+                                        cfg.key.isRsa() ? "RSA-OAEP-256" : "ECDH-ES+A256KW", "A256GCM");
+        OPENSSL_cleanse(s.data(), s.size());
+        cfg.store->putPending("sa:" + sa.info.id, sealed, std::max(sa.info.expires, cfg.clock() + 1));
+    }
+    void forget(const std::string &id) {
+        if (cfg.store) cfg.store->takePending("sa:" + id, cfg.clock());
+    }
+
+    void load() {
+        if (!cfg.store) return;
+        int64_t now = cfg.clock();
+        for (auto &[key, sealed] : cfg.store->pendingWithPrefix("sa:", now)) {
+            SecureBytes pt = jweDecrypt(sealed, cfg.key);
+            Json r = Json::parse(pt.begin(), pt.end(), nullptr, false);
+            if (!r.is_object()) continue;
+            Sa sa;
+            sa.info = {r["id"], r["peer"], r["suite"], r["expires"].get<int64_t>(), r["valid"].get<bool>(), r["initiator"].get<bool>()};
+            sa.ourCredential = r["ours"];
+            sa.peerCredential = r["theirs"];
+            sa.peerKey = JoseKey::fromJwk(r["peerKey"]);
+            Bytes send = unb64url(r["send"]), recv = unb64url(r["recv"]);
+            sa.sendKey.assign(send.begin(), send.end());
+            sa.recvKey.assign(recv.begin(), recv.end());
+            OPENSSL_cleanse(send.data(), send.size());
+            OPENSSL_cleanse(recv.data(), recv.size());
+            sa.sendSeq = sa.savedSend = r["sendSeq"].get<uint64_t>();
+            sa.savedRecv = r["recvSeq"].get<uint64_t>();
+            sa.recvSeq.resumeAt(sa.savedRecv);
+            // What arrived between the last save and the restart is not known: refuse
+            // everything made before now, and keep the sequence window closed below.
+            sa.notBefore = now;
+            sa.challenge = r.value("challenge", "");
+            sa.expectedConfirm = r.value("expectedConfirm", "");
+            std::string id = sa.info.id;
+            sas.emplace(id, std::move(sa));
+        }
+        for (auto &[key, value] : cfg.store->pendingWithPrefix("sai:", now)) {
+            Json p = Json::parse(value, nullptr, false);
+            if (p.is_object()) initiated[key.substr(4)] = {p.value("responder", ""), p.value("challenge", "")};
+        }
+    }
 
     Bytes signedMessage(Json body) {
         body["iat"] = cfg.clock();
@@ -154,6 +214,7 @@ struct SecurityAssociations::Impl {
                      {"keyConfirmation", mac(sa.sendKey, "responder confirms " + sa.info.id)},
                      {"initiatorChallenge", sa.challenge}, {"expires", sa.info.expires}, {"nonce", randomToken()}};
         std::string id = sa.info.id;
+        persist(sa);
         sas.emplace(id, std::move(sa));
         return signedMessage(body);
     }
@@ -172,10 +233,12 @@ struct SecurityAssociations::Impl {
                 throw Error(Reason::BadInput, "confirmation does not match");
         } catch (const Error &) {
             sas.erase(it);
+            forget(id);
             return reject("SaEstablished", id, cause::kAdministrative);
         }
         sa.info.valid = true;
         sa.challenge.clear();
+        persist(sa);
         return signedMessage({{"type", "SaEstablished"}, {"result", "Success"}, {"saId", id}, {"nonce", randomToken()}});
     }
 
@@ -244,6 +307,7 @@ struct SecurityAssociations::Impl {
             sa.info.valid = false;
             sa.sendKey.clear();
             sa.recvKey.clear();
+            forget(id);
             return signedMessage({{"type", "SaRemoved"}, {"result", "Accepted"}, {"saId", id}, {"nonce", randomToken()}});
         }
         if (m.value("type", "") != "SaUpdate") return refuse(cause::kDecryptionFailure);
@@ -255,7 +319,11 @@ struct SecurityAssociations::Impl {
                        {"responderNonce", ours}, {"updated", newKeys ? (newId.empty() ? "keys" : "identifier and keys") : "identifier"}};
         std::string sealed = sealWith(sa, answer);  // under the keys both still hold
         if (newKeys) rekey(sa, m.value("initiatorNonce", ""), ours);
-        if (!newId.empty()) rename(id, newId);
+        if (!newId.empty()) {
+            forget(id);
+            rename(id, newId);
+        }
+        persist(sas.at(newId.empty() ? id : newId));
         return toBytes(sealed);
     }
 };
@@ -263,6 +331,7 @@ struct SecurityAssociations::Impl {
 SecurityAssociations::SecurityAssociations(SaConfig cfg) : d_(std::make_unique<Impl>(std::move(cfg))) {
     if (d_->cfg.credential.jwt.empty() || d_->cfg.key.empty() || d_->cfg.mafKey.empty())
         throw Error(Reason::Config, "security associations need a session credential, its key and the MAF's key");
+    d_->load();
 }
 SecurityAssociations::~SecurityAssociations() = default;
 
@@ -270,6 +339,9 @@ Bytes SecurityAssociations::initiate(const std::string &responder, const std::st
     std::lock_guard<std::mutex> g(d_->mu);
     std::string nonce = randomToken(), challenge = randomToken();
     d_->initiated[nonce] = {responder, challenge};
+    if (d_->cfg.store)
+        d_->cfg.store->putPending("sai:" + nonce, Json{{"responder", responder}, {"challenge", challenge}}.dump(),
+                                  d_->cfg.clock() + 2 * d_->cfg.maxSkew);
     return d_->signedMessage({{"type", "SaInitiate"}, {"initiator", d_->cfg.credential.id},
                               {"credential", d_->cfg.credential.jwt}, {"responder", responder},
                               {"possibleSAs", d_->cfg.suites}, {"initiatorKey", d_->cfg.key.publicJwk()},
@@ -285,6 +357,7 @@ Bytes SecurityAssociations::onAccept(const Bytes &accept) {
     Impl::Pending pending = p->second;
     Verified v = d_->verifyHolder(text, "SaAccept");  // genuine, refusals included
     d_->initiated.erase(p);
+    if (d_->cfg.store) d_->cfg.store->takePending("sai:" + member(claimed, "inReplyTo"), d_->cfg.clock());
     if (member(v.body, "result") != "Success") throw Rejected(member(v.body, "cause"));
     if (v.holder != pending.responder || member(v.body, "challengeResponse") != pending.challenge)
         throw Error(Reason::BadInput, "the responder did not answer our challenge");
@@ -303,6 +376,7 @@ Bytes SecurityAssociations::onAccept(const Bytes &accept) {
                                        {"keyConfirmation", mac(sa.sendKey, "initiator confirms " + sa.info.id)},
                                        {"nonce", randomToken()}});
     std::string id = sa.info.id;
+    d_->persist(sa);
     d_->sas.emplace(id, std::move(sa));
     return confirm;
 }
@@ -316,9 +390,11 @@ std::string SecurityAssociations::onEstablished(const Bytes &established) {
     Json m = verifiedMessage(text, it->second.peerKey, "SaEstablished");
     if (member(m, "result") != "Success") {
         d_->sas.erase(it);
+        d_->forget(id);
         throw Rejected(m.value("cause", cause::kAdministrative));
     }
     it->second.info.valid = true;
+    d_->persist(it->second);
     return id;
 }
 
@@ -336,6 +412,7 @@ std::string SecurityAssociations::seal(const std::string &saId, const Json &mess
     std::lock_guard<std::mutex> g(d_->mu);
     Impl::Sa &sa = d_->usable(saId);
     int64_t now = d_->cfg.clock();
+    if (d_->cfg.store && sa.sendSeq + 1 >= sa.savedSend) d_->persist(sa);  // reserve more numbers first
     return d_->sealWith(sa, {{"seq", ++sa.sendSeq}, {"ts", now}, {"exp", now + d_->cfg.messageLifetime},
                              {"nonce", randomToken(16)}, {"message", message}});
 }
@@ -349,9 +426,10 @@ Json SecurityAssociations::open(const std::string &sealed, std::string *saId) {
         !m["ts"].is_number_integer() || !m.contains("exp") || !m["exp"].is_number_integer() || !m.contains("message"))
         throw Rejected(cause::kDecryptionFailure);
     int64_t now = d_->cfg.clock();
-    if (m["exp"].get<int64_t>() <= now || d_->replay.check("msg:" + member(m, "nonce"), m["ts"].get<int64_t>()) != Freshness::Fresh ||
+    if (m["exp"].get<int64_t>() <= now || m["ts"].get<int64_t>() <= sa.notBefore || d_->replay.check("msg:" + member(m, "nonce"), m["ts"].get<int64_t>()) != Freshness::Fresh ||
         sa.recvSeq.check(m["seq"].get<uint64_t>()) != Freshness::Fresh)
         throw Rejected(cause::kReplayed);
+    if (d_->cfg.store && sa.recvSeq.highest() >= sa.savedRecv + Impl::kReserve) d_->persist(sa);
     if (saId) *saId = id;
     return m["message"];
 }
@@ -385,9 +463,12 @@ std::string SecurityAssociations::onUpdated(const Bytes &answer) {
     if (asked.value("newKeys", false)) d_->rekey(sa, asked.value("initiatorNonce", ""), m.value("responderNonce", ""));
     std::string newId = asked.value("newSaId", "");
     if (!newId.empty()) {
+        d_->forget(id);
         d_->rename(id, newId);
+        d_->persist(d_->sas.at(newId));
         return newId;
     }
+    d_->persist(sa);
     return id;
 }
 
@@ -398,6 +479,7 @@ Bytes SecurityAssociations::remove(const std::string &saId) {
     if (!it->second.info.valid) throw Rejected(cause::kSaInvalid);
     std::string sealed = d_->sealWith(it->second, {{"type", "SaRemove"}, {"saId", saId}});
     it->second.info.valid = false;  // no more messages on it from here
+    d_->persist(it->second);
     return toBytes(sealed);
 }
 
@@ -411,6 +493,7 @@ void SecurityAssociations::onRemoved(const Bytes &answer) {
     Json m = verifiedMessage(text, it->second.peerKey, "SaRemoved");
     it->second.sendKey.clear();
     it->second.recvKey.clear();
+    d_->forget(id);
     if (m.value("result", "") != "Accepted") throw Rejected(m.value("cause", cause::kAdministrative));
 }
 
@@ -422,6 +505,7 @@ int SecurityAssociations::removeForCredential(const std::string &credentialId) {
             sa.info.valid = false;
             sa.sendKey.clear();
             sa.recvKey.clear();
+            d_->forget(id);
             n++;
         }
     return n;

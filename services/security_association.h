@@ -19,7 +19,9 @@
 // (salt = SA identifier, info = both identities) to one AES-256-GCM key per direction.
 // Secured messages are JWE "dir" A256GCM with the SA identifier as "kid" and the
 // freshness of TS-0003 (128-bit random value, expiry) plus a sequence number inside.
-// An SA never outlives the credentials it was established with.
+// An SA never outlives the credentials it was established with. With a store, SAs
+// and handshakes in progress survive a restart: a sender resumes its sequence numbers
+// past a reserve (64), a receiver refuses anything made before it restarted.
 #pragma once
 #include <map>
 #include <memory>
@@ -30,6 +32,7 @@
 #include "credentials.h"
 #include "jose.h"
 #include "replay.h"
+#include "repository.h"
 
 namespace secsf::svc {
 
@@ -59,6 +62,9 @@ struct SaConfig {
     int64_t messageLifetime = 300;    // a secured message's expiry
     size_t maxAssociations = 100000;
     Clock clock = systemClock();
+    // Where SAs survive a restart (sealed to our own SE key: ECDH-ES to `key`, so a
+    // copy of the file is useless without the SE); null: memory only.
+    Repository *store = nullptr;
 };
 
 struct SaInfo {

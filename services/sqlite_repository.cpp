@@ -192,6 +192,15 @@ public:
         return s.text(0);
     }
 
+    std::vector<std::pair<std::string, std::string>> pendingWithPrefix(const std::string &prefix, int64_t now) override {
+        auto g = lock();
+        Stmt s(db_, "SELECT key, value FROM pending WHERE substr(key, 1, length(?)) = ? AND expires > ? ORDER BY key");
+        s.bind(prefix).bind(prefix).bind(now);
+        std::vector<std::pair<std::string, std::string>> out;
+        while (s.row()) out.emplace_back(s.text(0), s.text(1));
+        return out;
+    }
+
     bool rememberNonce(const std::string &nonce, int64_t expires, int64_t now) override {
         bool fresh = false;
         atomically([&] {

@@ -63,6 +63,9 @@ public:
     void putPending(const std::string &k, const std::string &v, int64_t e) override { r_.putPending(k, v, e); }
     std::optional<std::string> takePending(const std::string &k, int64_t n) override { return r_.takePending(k, n); }
     std::optional<std::string> peekPending(const std::string &k, int64_t n) override { return r_.peekPending(k, n); }
+    std::vector<std::pair<std::string, std::string>> pendingWithPrefix(const std::string &p, int64_t n) override {
+        return r_.pendingWithPrefix(p, n);
+    }
     bool rememberNonce(const std::string &n, int64_t e, int64_t now) override { return r_.rememberNonce(n, e, now); }
     void putToken(const TokenRecord &t) override { r_.putToken(t); }
     std::optional<TokenRecord> token(const std::string &j) override { return r_.token(j); }

@@ -4,6 +4,8 @@
 // update, removal, and 1,000 SAs in one process.
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <algorithm>
+
 #include "../../services/access_tokens.h"
 #include "../../services/credentials.h"
 #include "../../services/jwt.h"
@@ -95,6 +97,7 @@ class SecurityAssociationTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(updateIdentifierAndKeys);
     CPPUNIT_TEST(removal);
     CPPUNIT_TEST(neverOutlivesItsCredential);
+    CPPUNIT_TEST(restartInTheMiddle);
     CPPUNIT_TEST(aThousandAssociations);
     CPPUNIT_TEST_SUITE_END();
 
@@ -259,6 +262,44 @@ public:
         gNow += 601;
         CPPUNIT_ASSERT_EQUAL(std::string(cause::kSaInvalid), causeOf([&] { a.seal(id, "x"); }));
         gNow -= 601;
+    }
+    void restartInTheMiddle() {
+        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
+        auto storeA = openSqliteRepository(workDir() + "/sa-a.db"), storeB = openSqliteRepository(workDir() + "/sa-b.db");
+        SaConfig cfgA = config(maf_, ka, ca), cfgB = config(maf_, kb, cb);
+        cfgA.store = storeA.get();
+        cfgB.store = storeB.get();
+        auto a = std::make_unique<SecurityAssociations>(cfgA);
+        auto b = std::make_unique<SecurityAssociations>(cfgB);
+        // Both ends restart between every step of the handshake.
+        Bytes init = a->initiate(cb.id, "");
+        a = std::make_unique<SecurityAssociations>(cfgA);
+        Bytes accept = b->handle(init);
+        b = std::make_unique<SecurityAssociations>(cfgB);
+        Bytes confirm = a->onAccept(accept);
+        a = std::make_unique<SecurityAssociations>(cfgA);
+        Bytes done = b->handle(confirm);
+        b = std::make_unique<SecurityAssociations>(cfgB);
+        std::string id = a->onEstablished(done);
+        gNow += 1;  // messages made in the second a receiver restarted are refused by design
+        std::string m1 = a->seal(id, "before the restart");
+        CPPUNIT_ASSERT_EQUAL(Json("before the restart"), b->open(m1));
+        a = std::make_unique<SecurityAssociations>(cfgA);
+        b = std::make_unique<SecurityAssociations>(cfgB);
+        CPPUNIT_ASSERT_EQUAL(std::string(cause::kReplayed), causeOf([&] { b->open(m1); }));  // not again after a restart
+        gNow += 1;  // the next messages are made after the restart
+        CPPUNIT_ASSERT_EQUAL(Json("after the restart"), b->open(a->seal(id, "after the restart")));
+        CPPUNIT_ASSERT_EQUAL(Json("and back"), a->open(b->seal(id, "and back")));
+        // On disk the SA is sealed to the node's own SE key: no key material in clear.
+        auto rows = storeB->pendingWithPrefix("sa:", gNow);
+        CPPUNIT_ASSERT_EQUAL((size_t)1, rows.size());
+        CPPUNIT_ASSERT_EQUAL((size_t)4, (size_t)std::count(rows[0].second.begin(), rows[0].second.end(), '.'));
+        CPPUNIT_ASSERT(rows[0].second.find("send") == std::string::npos);
+        // Removed SAs leave the store.
+        a->onRemoved(b->handle(a->remove(id)));
+        CPPUNIT_ASSERT(storeB->pendingWithPrefix("sa:", gNow).empty());
+        CPPUNIT_ASSERT(storeA->pendingWithPrefix("sa:", gNow).empty());
     }
     void aThousandAssociations() {
         // Software keys here: the point is the bookkeeping, not the token's speed.
