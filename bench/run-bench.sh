@@ -22,6 +22,8 @@ for spec in "ec256 EC group:P-256" "ec384 EC group:P-384" "rsa RSA bits:2048"; d
     OPENSSL_CONF=/dev/null openssl genpkey -algorithm "$2" -pkeyopt "$3" -out "$work/$1.soft.pem"
 done
 cp "$work/rsa.pub.der" "$work/rsa-pss.pub.der"
+"$build/bench/bench_messages"
+echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(openssl version | cut -d' ' -f1-2), SoftHSM $(dpkg-query -W -f='${Version}' softhsm2 2>/dev/null)"
 echo
 "$build/bench/bench_sign"
