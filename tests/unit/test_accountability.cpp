@@ -12,6 +12,7 @@
 #include "../../services/plausibility.h"
 #include "../../services/replay.h"
 #include "fixture.h"
+#include "service_fixture.h"
 #include "secsf/error.h"
 
 using namespace testfix;
@@ -19,21 +20,7 @@ using namespace secsf::svc;
 
 namespace {
 
-int64_t gNow = 1'800'000'000;
-Clock testClock() {
-    return [] { return gNow; };
-}
-
-JoseKey auditKey() {
-    static bool made = false;
-    if (!made) {
-        EVP_PKEY *k = genEcKey("audit-key");
-        CPPUNIT_ASSERT_MESSAGE(errors(), k);
-        EVP_PKEY_free(k);
-        made = true;
-    }
-    return JoseKey::load("pkcs11:token=node1;object=audit-key;type=private");
-}
+JoseKey auditKey() { return seKey("audit-key"); }
 
 std::string readAll(const std::string &p) {
     std::ifstream f(p, std::ios::binary);

@@ -11,6 +11,7 @@
 #include "../../services/credentials.h"
 #include "../../services/messages.h"
 #include "fixture.h"
+#include "service_fixture.h"
 
 using namespace testfix;
 using namespace secsf::svc;
@@ -18,30 +19,7 @@ using namespace secsf::svc;
 namespace {
 
 const std::string kMaf = "maf.sp.example", kMzf = "mzf.sp.example";
-int64_t gNow = 1'800'000'000;
-Clock testClock() {
-    return [] { return gNow; };
-}
 
-JoseKey tokenKey(const std::string &label, const std::string &token) {
-    static std::map<std::string, bool> made;
-    std::string uri = "pkcs11:token=" + token + ";object=" + label + ";type=private";
-    if (!made[uri]) {
-        std::string where = token == "node1" ? "" : "pkcs11:token=" + token + "?pin-source=file:" + pinFile(token);
-        EVP_PKEY *k = genEcKey(label, where);
-        CPPUNIT_ASSERT_MESSAGE(errors(), k);
-        EVP_PKEY_free(k);
-        made[uri] = true;
-    }
-    return JoseKey::load(uri + (token == "node1" ? "" : "?pin-source=file:" + pinFile(token)));
-}
-
-JoseKey softKey() {
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(nullptr, "provider=default", "EC", "P-256");
-    JoseKey j = JoseKey::fromPkey(k);
-    EVP_PKEY_free(k);
-    return j;
-}
 
 std::string db(const std::string &name) { return workDir() + "/" + name + ".db"; }
 
@@ -89,9 +67,9 @@ struct World {
         mafRepo = openSqliteRepository(db("maf-" + tag));
         nodeRepo = openSqliteRepository(db("node-" + tag));
         mzfRepo = openSqliteRepository(db("mzf-" + tag));
-        mafKey = tokenKey("maf-key", "node1");
-        mzfKey = tokenKey("mzf-key", "node1");
-        nodeKey = tokenKey("node-key", "node2");
+        mafKey = seKey("maf-key", "node1");
+        mzfKey = seKey("mzf-key", "node1");
+        nodeKey = seKey("node-key", "node2");
         maf = std::make_unique<CredentialAuthority>(AuthorityConfig{kMaf, mafKey, "node", 5, 86400, 120, 300, testClock()},
                                                     *mafRepo);
         mzf = std::make_unique<Mzf>(MzfConfig{kMzf, mzfKey, maf->publicKey(), kMaf, 2, 600, 300, testClock()}, *mzfRepo);

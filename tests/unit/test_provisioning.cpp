@@ -19,6 +19,7 @@
 #include "../../services/association.h"
 #include "../../services/provisioning.h"
 #include "fixture.h"
+#include "service_fixture.h"
 #include "secsf/error.h"
 
 using namespace testfix;
@@ -26,14 +27,9 @@ using namespace secsf::svc;
 
 namespace {
 
-int64_t gNow = 1'800'000'000;
-Clock testClock() {
-    return [] { return gNow; };
-}
-
 std::string node2Where() { return "pkcs11:token=node2?pin-source=file:" + pinFile("node2"); }
 
-EVP_PKEY *seKey(const std::string &label, const std::string &where) {
+EVP_PKEY *pkeyInSe(const std::string &label, const std::string &where) {
     EVP_PKEY *k = genEcKey(label, where);
     CPPUNIT_ASSERT_MESSAGE(errors(), k);
     return k;
@@ -130,7 +126,7 @@ class ProvisioningTest : public CppUnit::TestFixture {
 
 public:
     void remoteProvisioningOverMutualTls() {
-        EVP_PKEY *mefKey = seKey("mef-tls", ""), *nodeKey = seKey("node-tls", node2Where());
+        EVP_PKEY *mefKey = pkeyInSe("mef-tls", ""), *nodeKey = pkeyInSe("node-tls", node2Where());
         std::string mefCert = selfSigned(mefKey, "mef.sp.example"), nodeCert = selfSigned(nodeKey, "node7");
         SSL_CTX *sctx = mutualCtx(true, mefKey, mefCert, nodeCert), *cctx = mutualCtx(false, nodeKey, nodeCert, mefCert);
         int port = 0, ls = listenLoopback(port);
@@ -197,7 +193,7 @@ public:
         EVP_PKEY_free(nodeKey);
     }
     void remoteProvisioningNeedsMutualAuthentication() {
-        EVP_PKEY *mefKey = seKey("mef-tls2", "");
+        EVP_PKEY *mefKey = pkeyInSe("mef-tls2", "");
         std::string mefCert = selfSigned(mefKey, "mef2.sp.example");
         SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
         SSL_CTX_use_certificate_file(sctx, mefCert.c_str(), SSL_FILETYPE_PEM);
@@ -325,7 +321,7 @@ public:
         SSL_CTX_free(ctx);
     }
     void certificateAssociationWithAnSeKey() {
-        EVP_PKEY *key = seKey("cse-in-tls", "");
+        EVP_PKEY *key = pkeyInSe("cse-in-tls", "");
         std::string cert = selfSigned(key, "cse-in.sp.example");
         EVP_PKEY_free(key);
         SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());

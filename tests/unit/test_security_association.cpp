@@ -12,6 +12,7 @@
 #include "../../services/messages.h"
 #include "../../services/security_association.h"
 #include "fixture.h"
+#include "service_fixture.h"
 #include "secsf/error.h"
 
 using namespace testfix;
@@ -19,28 +20,7 @@ using namespace secsf::svc;
 
 namespace {
 
-int64_t gNow = 1'800'000'000;
-Clock testClock() {
-    return [] { return gNow; };
-}
 
-JoseKey tokenKey(const std::string &label) {
-    static std::map<std::string, bool> made;
-    if (!made[label]) {
-        EVP_PKEY *k = genEcKey(label);
-        CPPUNIT_ASSERT_MESSAGE(errors(), k);
-        EVP_PKEY_free(k);
-        made[label] = true;
-    }
-    return JoseKey::load("pkcs11:token=node1;object=" + label + ";type=private");
-}
-
-JoseKey softKey() {
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(nullptr, "provider=default", "EC", "P-256");
-    JoseKey j = JoseKey::fromPkey(k);
-    EVP_PKEY_free(k);
-    return j;
-}
 
 // A MAF that issues credentials directly (its enrolment flow is tested elsewhere).
 struct Maf {
@@ -105,7 +85,7 @@ class SecurityAssociationTest : public CppUnit::TestFixture {
 
 public:
     void establishAndExchange() {
-        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        JoseKey ka = seKey("sa-a"), kb = seKey("sa-b");
         HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
         SecurityAssociations a(config(maf_, ka, ca)), b(config(maf_, kb, cb));
         std::string id = establish(a, b, cb.id);
@@ -123,7 +103,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string(cause::kDecryptionFailure), causeOf([&] { a.open(a.seal(id, "x")); }));
     }
     void tamperedReplayedAndExpiredMessages() {
-        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        JoseKey ka = seKey("sa-a"), kb = seKey("sa-b");
         HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
         SecurityAssociations a(config(maf_, ka, ca)), b(config(maf_, kb, cb));
         std::string id = establish(a, b, cb.id);
@@ -150,7 +130,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(Json(1), b.open(s1));
     }
     void establishmentRefusals() {
-        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        JoseKey ka = seKey("sa-a"), kb = seKey("sa-b");
         HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
         SecurityAssociations a(config(maf_, ka, ca));
         // No parameters in common.
@@ -187,7 +167,7 @@ public:
         CPPUNIT_ASSERT(causeOf([&] { a.onAccept(toBytes(forgedAccept)); }).rfind("error:", 0) == 0);
     }
     void twoAssociationsKeptApart() {
-        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        JoseKey ka = seKey("sa-a"), kb = seKey("sa-b");
         HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
         SecurityAssociations a(config(maf_, ka, ca)), b(config(maf_, kb, cb));
         std::string s1 = establish(a, b, cb.id), s2 = establish(a, b, cb.id);
@@ -202,7 +182,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(Json("still on 1"), b.open(a.seal(s1, "still on 1")));
     }
     void updateIdentifierAndKeys() {
-        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        JoseKey ka = seKey("sa-a"), kb = seKey("sa-b");
         HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
         SecurityAssociations a(config(maf_, ka, ca)), b(config(maf_, kb, cb));
         std::string id = establish(a, b, cb.id);
@@ -232,7 +212,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string(cause::kUnknownSa), causeOf([&] { a.update("no-such-sa", true, true); }));
     }
     void removal() {
-        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        JoseKey ka = seKey("sa-a"), kb = seKey("sa-b");
         HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
         SecurityAssociations a(config(maf_, ka, ca)), b(config(maf_, kb, cb));
         std::string id = establish(a, b, cb.id);
@@ -251,7 +231,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string(cause::kSaInvalid), causeOf([&] { a.onRemoved(b.handle(rm2)); }));
     }
     void neverOutlivesItsCredential() {
-        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        JoseKey ka = seKey("sa-a"), kb = seKey("sa-b");
         HeldCredential ca = maf_.issue(ka, 600), cb = maf_.issue(kb);
         SecurityAssociations a(config(maf_, ka, ca)), b(config(maf_, kb, cb));
         std::string id = establish(a, b, cb.id);
@@ -264,7 +244,7 @@ public:
         gNow -= 601;
     }
     void restartInTheMiddle() {
-        JoseKey ka = tokenKey("sa-a"), kb = tokenKey("sa-b");
+        JoseKey ka = seKey("sa-a"), kb = seKey("sa-b");
         HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
         auto storeA = openSqliteRepository(workDir() + "/sa-a.db"), storeB = openSqliteRepository(workDir() + "/sa-b.db");
         SaConfig cfgA = config(maf_, ka, ca), cfgB = config(maf_, kb, cb);

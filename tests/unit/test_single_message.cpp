@@ -10,6 +10,7 @@
 #include "../../services/single_message.h"
 #include "../../services/transmission_control.h"
 #include "fixture.h"
+#include "service_fixture.h"
 #include "secsf/error.h"
 
 using namespace testfix;
@@ -17,28 +18,7 @@ using namespace secsf::svc;
 
 namespace {
 
-int64_t gNow = 1'800'000'000;
-Clock testClock() {
-    return [] { return gNow; };
-}
 
-JoseKey nodeKey(const std::string &label) {
-    static std::map<std::string, bool> made;
-    if (!made[label]) {
-        EVP_PKEY *k = genEcKey(label);
-        CPPUNIT_ASSERT_MESSAGE(errors(), k);
-        EVP_PKEY_free(k);
-        made[label] = true;
-    }
-    return JoseKey::load("pkcs11:token=node1;object=" + label + ";type=private");
-}
-
-JoseKey softKey() {
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(nullptr, "provider=default", "EC", "P-256");
-    JoseKey j = JoseKey::fromPkey(k);
-    EVP_PKEY_free(k);
-    return j;
-}
 
 }  // namespace
 
@@ -58,7 +38,7 @@ class SingleMessageTest : public CppUnit::TestFixture {
 
 public:
     void authorizedMessageValidates() {
-        JoseKey sender = nodeKey("sm-sender");
+        JoseKey sender = seKey("sm-sender");
         auto repo = openSqliteRepository(workDir() + "/sm1.db");
         LocalAuthorization authz(mzf_.publicKey(), "mzf", *repo, testClock());
         TimestampReplayGuard replay(300, 1000, testClock());
@@ -67,7 +47,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("tid-1"), claims["sub"].get<std::string>());
     }
     void authorizationRefusals() {
-        JoseKey sender = nodeKey("sm-sender");
+        JoseKey sender = seKey("sm-sender");
         auto repo = openSqliteRepository(workDir() + "/sm2.db");
         LocalAuthorization authz(mzf_.publicKey(), "mzf", *repo, testClock());
         TimestampReplayGuard replay(300, 1000, testClock());
@@ -110,7 +90,7 @@ public:
         }
     }
     void encryptedForOneRecipient() {
-        JoseKey recipient = nodeKey("sm-recipient");
+        JoseKey recipient = seKey("sm-recipient");
         TimestampReplayGuard replay(300, 1000, testClock());
         Json m = {{"op", "notify"}, {"reading", 42}};
         std::string jwe = encryptSingleMessage(recipient.publicKey(), m, testClock());
@@ -129,7 +109,7 @@ public:
         CPPUNIT_ASSERT_THROW(decryptSingleMessage(stale, recipient, replay), secsf::Error);
     }
     void transmissionControl() {
-        JoseKey inCse = nodeKey("in-cse");
+        JoseKey inCse = seKey("in-cse");
         TransmissionControl node("CSE-mn7", inCse.publicKey(), testClock());
         CPPUNIT_ASSERT(node.allowed("telemetry"));
         auto r = node.apply(transmissionCommand(inCse, "CSE-mn7", false, {"telemetry"}, 1, testClock()));
@@ -155,7 +135,7 @@ public:
         CPPUNIT_ASSERT(node.allowed("alarms") && node.allowed("telemetry"));
     }
     void misbehaviourReportBecomesAStatusChange() {
-        JoseKey a = nodeKey("mb-a"), b = softKey();
+        JoseKey a = seKey("mb-a"), b = softKey();
         std::map<std::string, JoseKey> keys = {{"CSE-a", a.publicKey()}, {"CSE-b", b.publicKey()}};
         MisbehaviourDesk desk([&](const std::string &who) -> std::optional<JoseKey> {
             auto it = keys.find(who);
