@@ -1,11 +1,12 @@
 #!/bin/sh
 # make fuzz: builds the libFuzzer targets with clang (ASan + UBSan) and runs each for
-# FUZZ_SECONDS (default 60) on its seed corpus. A crash stops with its input saved
+# FUZZ_SECONDS (default 60) on its seed corpus, in BUILD_DIR/fuzz-out (not "fuzz":
+# a build-tree directory of that name would shadow the sources in `make dist`). A crash stops with its input saved
 # in the build tree; add it to the corpus as a regression case once fixed.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:?usage: run-fuzz.sh BUILD_DIR}" && pwd)
-out="$build/fuzz"
+out="$build/fuzz-out"
 mkdir -p "$out/artifacts" "$out/corpus-uri" "$out/corpus-card"
 CXX=${CLANGXX:-clang++}
 flags="-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
