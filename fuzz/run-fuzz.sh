@@ -1,8 +1,8 @@
 #!/bin/sh
 # make fuzz: builds the libFuzzer targets with clang (ASan + UBSan) and runs each for
-# FUZZ_SECONDS (default 60) on its seed corpus, in BUILD_DIR/fuzz-out (not "fuzz":
-# a build-tree directory of that name would shadow the sources in `make dist`). A crash stops with its input saved
-# in the build tree; add it to the corpus as a regression case once fixed.
+# FUZZ_SECONDS (default 60) on its seed corpus, in BUILD_DIR/fuzz-out (not "fuzz": a
+# build-tree directory of that name would shadow the sources in `make dist`). A crash
+# stops with its input saved there; add it to the corpus once fixed.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:?usage: run-fuzz.sh BUILD_DIR}" && pwd)
