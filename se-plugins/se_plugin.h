@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "secsf/error.h"
 #include "secsf/secure_bytes.h"
 
 namespace secsf {
@@ -146,6 +147,9 @@ public:
     virtual std::shared_ptr<SeKey> importSecret(const SecureBytes &value, const std::string &label,
                                                 const std::string &where) = 0;
 
+    // Touches the device the way an operation would: module, token and login; the
+    // TPM; reader and card. Throws with the reason when it cannot be reached.
+    virtual void checkAccess() = 0;
     // The keys on the default token / the TPM's persistent handles / the card's slots.
     virtual std::vector<KeyListing> listKeys() = 0;
     // Removes a key (private and public halves, and its certificate where the SE keeps
@@ -159,5 +163,20 @@ public:
     virtual bool storageDelete(const std::string &owner, const std::string &name) = 0;
     virtual std::vector<std::string> storageList(const std::string &owner) = 0;
 };
+
+// The listing entry of the key at `uri`, described by looking it up; when that
+// fails, the reason goes into `note`.
+inline KeyListing listingOf(SePlugin &se, const std::string &uri, const std::string &label = "") {
+    KeyListing k;
+    k.uri = uri;
+    k.label = label;
+    try {
+        Found f = se.find(uri);
+        if (f.privateKey) describeKey(k, *f.privateKey);
+    } catch (const Error &e) {
+        k.note = e.what();
+    }
+    return k;
+}
 
 }  // namespace secsf

@@ -78,6 +78,10 @@ std::string jweEncrypt(const JoseKey &recipient, const Bytes &plaintext, const s
 // of the key unwrap or the tag, without saying which.
 SecureBytes jweDecrypt(const std::string &compact, const JoseKey &key, Json *headerOut = nullptr);
 
+// The dot-separated parts of a compact serialization; throws Error(BadInput) unless
+// there are exactly `parts` of them.
+std::vector<std::string> compactParts(const std::string &compact, size_t parts);
+
 // ECDH between our key (in an SE: through the provider) and a peer's public key: Z.
 SecureBytes ecdhSecret(const JoseKey &mine, const JoseKey &peer);
 

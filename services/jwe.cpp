@@ -175,15 +175,7 @@ std::string jweEncrypt(const JoseKey &recipient, const Bytes &plaintext, const s
 }
 
 SecureBytes jweDecrypt(const std::string &compact, const JoseKey &key, Json *headerOut) {
-    std::vector<std::string> p;
-    size_t start = 0;
-    for (;;) {
-        size_t dot = compact.find('.', start);
-        p.push_back(compact.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
-        if (dot == std::string::npos) break;
-        start = dot + 1;
-    }
-    if (p.size() != 5) throw Error(Reason::BadInput, "not a compact JWE (5 parts)");
+    std::vector<std::string> p = compactParts(compact, 5);
     Bytes hb = unb64url(p[0]);
     Json h = Json::parse(hb.begin(), hb.end(), nullptr, false);
     if (!h.is_object() || !h.contains("alg") || !h.contains("enc") || !h["alg"].is_string() || !h["enc"].is_string())

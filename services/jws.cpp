@@ -50,7 +50,9 @@ Bytes hmac(const Alg &a, const SecureBytes &key, const std::string &input) {
     return out;
 }
 
-std::vector<std::string> split(const std::string &s, size_t parts) {
+}  // namespace
+
+std::vector<std::string> compactParts(const std::string &s, size_t parts) {
     std::vector<std::string> out;
     size_t start = 0;
     for (;;) {
@@ -62,6 +64,8 @@ std::vector<std::string> split(const std::string &s, size_t parts) {
     if (out.size() != parts) throw Error(Reason::BadInput, "not a compact JOSE object of " + std::to_string(parts) + " parts");
     return out;
 }
+
+namespace {
 
 Json parseHeader(const std::string &b64) {
     Bytes h = unb64url(b64);
@@ -110,7 +114,7 @@ std::string jwsSign(const JoseKey &key, const Bytes &payload, Json header) {
 }
 
 Jws jwsPeek(const std::string &compact) {
-    auto parts = split(compact, 3);
+    auto parts = compactParts(compact, 3);
     Jws j;
     j.header = parseHeader(parts[0]);
     j.payload = unb64url(parts[1]);
@@ -119,7 +123,7 @@ Jws jwsPeek(const std::string &compact) {
 }
 
 Jws jwsVerify(const std::string &compact, const JoseKey &key) {
-    auto parts = split(compact, 3);
+    auto parts = compactParts(compact, 3);
     Jws j;
     j.header = parseHeader(parts[0]);
     const Alg &a = algNamed(j.header["alg"]);

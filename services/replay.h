@@ -46,8 +46,6 @@ public:
     // After a restart: everything up to `highest` counts as seen (the window's
     // details were not kept, so nothing at or below it is accepted again).
     void resumeAt(uint64_t highest);
-    // For a sender resuming: continue after `sent`.
-    void resumeSendingAfter(uint64_t sent) { sent_ = sent; }
 
 private:
     uint32_t window_;

@@ -132,13 +132,8 @@ int cmdCheck(Context &c, const Args &a) {
     for (auto &p : c.registry.all()) {
         std::string name = "SE '" + p->name() + "'";
         try {
-            if (p->handlesUri("tpm2:")) {
-                p->random(8);
-                r.ok(name + ": the TPM answers (" + p->info().device + ")");
-            } else {
-                p->listKeys();  // module, token or card, login
-                r.ok(name + ": " + p->info().device + (p->handlesUri("pkcs11:") ? " present, the PIN is accepted" : " present"));
-            }
+            p->checkAccess();  // module, token and login; TPM; reader and card
+            r.ok(name + ": " + p->info().device + (p->handlesUri("pkcs11:") ? " present, the PIN is accepted" : " present"));
         } catch (const Error &e) {
             r.problem(name, e.what(), fixFor(*p, e, c.config));
             continue;

@@ -203,15 +203,6 @@ SecureBytes PivCard::authenticate(unsigned char slot, PivAlg alg, unsigned char 
     });
 }
 
-int PivCard::pinTriesLeft() {
-    return transaction([&](Session::Transaction &) {
-        Response r = send({0x00, 0x20, 0x00, 0x80, {}, 0});
-        if ((r.sw & 0xFFF0) == 0x63C0) return (int)(r.sw & 0x0F);
-        if (r.sw == 0x6983) return 0;
-        return -1;  // 9000: verified now, the count is not shown
-    });
-}
-
 void PivCard::verifyPin(const p11::PinSource &pin) {
     if (!pin.present())
         throw Error(Reason::PinRequired, "the key needs the card PIN: give pin-source in the key URI or "

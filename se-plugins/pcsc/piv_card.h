@@ -58,8 +58,6 @@ public:
     // or 0x85 (ECDH with a peer point); returns the card's 0x82 response.
     SecureBytes authenticate(unsigned char slot, PivAlg alg, unsigned char tag, const Bytes &in,
                              const p11::PinSource &pin);
-    // Tries left for the PIN (without spending one); -1 if the card does not say.
-    int pinTriesLeft();
 
 private:
     template <class F> auto transaction(F fn) -> decltype(fn(std::declval<Session::Transaction &>()));

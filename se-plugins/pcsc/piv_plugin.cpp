@@ -225,22 +225,17 @@ std::vector<std::string> Plugin::storageList(const std::string &owner) {
 
 namespace secsf::pcsc {
 
+void Plugin::checkAccess() {
+    pool_->run("", [](PivCard &c) { return c.readObject(pivSlot(0x9A).certTag).has_value(); });
+}
+
 std::vector<KeyListing> Plugin::listKeys() {
     std::vector<KeyListing> out;
     for (unsigned char slot : {0x9A, 0x9C, 0x9D, 0x9E}) {
         PivUri u;
         u.slot = slot;
         if (!pool_->run("", [&](PivCard &c) { return c.readObject(pivSlot(slot).certTag); })) continue;
-        KeyListing k;
-        k.uri = u.format();
-        k.label = pivSlot(slot).name;
-        try {
-            Found f = find(k.uri);
-            describeKey(k, *f.privateKey);
-        } catch (const Error &e) {
-            k.note = e.what();
-        }
-        out.push_back(k);
+        out.push_back(listingOf(*this, u.format(), pivSlot(slot).name));
     }
     return out;
 }

@@ -37,6 +37,7 @@ public:
     Bytes random(size_t n) override;
     std::shared_ptr<SeKey> findSecret(const std::string &uri) override;
     std::shared_ptr<SeKey> importSecret(const SecureBytes &, const std::string &, const std::string &) override;
+    void checkAccess() override;
     std::vector<KeyListing> listKeys() override;
     void deleteKey(const std::string &uri) override;
     void storagePut(const std::string &owner, const std::string &name, const Bytes &data) override;

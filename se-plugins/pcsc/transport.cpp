@@ -2,6 +2,7 @@
 
 #include <PCSC/pcsclite.h>
 #include <fnmatch.h>
+#include <openssl/crypto.h>
 
 #include <chrono>
 #include <cstdio>
@@ -187,7 +188,10 @@ void Session::reconnect() {
 Response Session::transmitRaw(const Bytes &apdu) {
     std::lock_guard<std::recursive_mutex> g(mutex_);
     if (!card_) connect();
-    Bytes buf(kMaxResponse + 2);
+    // One receive buffer per session (calls are serialised by mutex_), wiped after use:
+    // answers can be ECDH secrets or decrypted keys.
+    Bytes &buf = rx_;
+    if (buf.size() < kMaxResponse + 2) buf.resize(kMaxResponse + 2);
     DWORD len = (DWORD)buf.size();
     const SCARD_IO_REQUEST *pci = proto_ == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
     LONG rv = SCardTransmit(card_, pci, apdu.data(), (DWORD)apdu.size(), nullptr, buf.data(), &len);
@@ -209,6 +213,7 @@ Response Session::transmitRaw(const Bytes &apdu) {
     Response r;
     r.sw = (uint16_t)(buf[len - 2] << 8 | buf[len - 1]);
     r.data.assign(buf.begin(), buf.begin() + (long)len - 2);
+    OPENSSL_cleanse(buf.data(), len);
     return r;
 }
 

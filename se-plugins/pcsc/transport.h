@@ -117,6 +117,7 @@ private:
     Bytes atr_;
     bool extended_ = false;
     unsigned generation_ = 0;
+    Bytes rx_;
     std::recursive_mutex mutex_;
 };
 

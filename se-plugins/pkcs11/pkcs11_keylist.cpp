@@ -7,6 +7,12 @@
 
 namespace secsf {
 
+void Pkcs11Plugin::checkAccess() {
+    DeviceCall inside;  // see secsf/device_call.h
+    auto tok = defaultToken();
+    if (tok->loginRequired()) tok->login(pinFor(*tok));
+}
+
 std::vector<KeyListing> Pkcs11Plugin::listKeys() {
     DeviceCall inside;  // see secsf/device_call.h
     auto tok = defaultToken();
@@ -24,18 +30,7 @@ std::vector<KeyListing> Pkcs11Plugin::listKeys() {
         }
     }
     std::vector<KeyListing> out;
-    for (auto &[uri, label] : found) {
-        KeyListing k;
-        k.uri = uri;
-        k.label = label;
-        try {
-            Found f = find(uri);
-            describeKey(k, *f.privateKey);
-        } catch (const Error &e) {
-            k.note = e.what();
-        }
-        out.push_back(k);
-    }
+    for (auto &[uri, label] : found) out.push_back(listingOf(*this, uri, label));
     return out;
 }
 

@@ -40,6 +40,7 @@ public:
     std::shared_ptr<SeKey> findSecret(const std::string &uri) override;
     std::shared_ptr<SeKey> importSecret(const SecureBytes &value, const std::string &label,
                                         const std::string &where) override;
+    void checkAccess() override;
     std::vector<KeyListing> listKeys() override;
     void deleteKey(const std::string &uri) override;
     void storagePut(const std::string &owner, const std::string &name, const Bytes &data) override;
