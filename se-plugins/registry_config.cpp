@@ -1,7 +1,6 @@
 #include "registry_config.h"
 
-#include <cstdlib>
-
+#include "config_values.h"
 #include "pcsc/piv_plugin.h"
 #include "pkcs11/pkcs11_plugin.h"
 #include "tpm2/tpm2_plugin.h"
@@ -19,23 +18,24 @@ const std::vector<std::string> &configKeys() {
 }
 
 void configureRegistry(SeRegistry &registry, const ConfigGetter &get) {
+    auto levelOf = [&](const char *key) { return parseSecurityLevel(key, get(key)); };
     Pkcs11Config pc;
     pc.modulePath = get("pkcs11-module-path");
     pc.token = get("pkcs11-token");
     pc.pinSource = get("pkcs11-pin-source");
     if (!get("pkcs11-se-name").empty()) pc.name = get("pkcs11-se-name");
-    if (!get("pkcs11-security-level").empty()) pc.securityLevel = std::atoi(get("pkcs11-security-level").c_str());
+    if (!get("pkcs11-security-level").empty()) pc.securityLevel = levelOf("pkcs11-security-level");
     if (!pc.modulePath.empty()) registry.add(std::make_shared<Pkcs11Plugin>(pc));
 
     tpm2::Config tc;
     tc.tcti = get("tpm2-tcti");
     if (!get("tpm2-se-name").empty()) tc.name = get("tpm2-se-name");
     if (!get("tpm2-parent-handle").empty())
-        tc.parentHandle = (uint32_t)std::strtoul(get("tpm2-parent-handle").c_str(), nullptr, 0);
+        tc.parentHandle = parsePersistentHandle("tpm2-parent-handle", get("tpm2-parent-handle"));
     tc.ownerAuthSource = get("tpm2-owner-auth-source");
     tc.lockFile = get("tpm2-lock-file");
     tc.storageDir = get("tpm2-storage-dir");
-    if (!get("tpm2-security-level").empty()) tc.securityLevel = std::atoi(get("tpm2-security-level").c_str());
+    if (!get("tpm2-security-level").empty()) tc.securityLevel = levelOf("tpm2-security-level");
     if (!tc.tcti.empty()) registry.add(std::make_shared<tpm2::Plugin>(tc));
 
     // The card SE is there when a reader is named (a pattern; "*" takes any reader).
@@ -45,7 +45,7 @@ void configureRegistry(SeRegistry &registry, const ConfigGetter &get) {
     cc.mgmtKeySource = get("pcsc-management-key-source");
     cc.mgmtKeyAlg = get("pcsc-management-key-alg");
     if (!get("pcsc-se-name").empty()) cc.name = get("pcsc-se-name");
-    if (!get("pcsc-security-level").empty()) cc.securityLevel = std::atoi(get("pcsc-security-level").c_str());
+    if (!get("pcsc-security-level").empty()) cc.securityLevel = levelOf("pcsc-security-level");
     if (!cc.reader.empty()) registry.add(std::make_shared<pcsc::Plugin>(cc));
 
     registry.setDefault(get("default-se"));

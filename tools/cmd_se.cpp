@@ -1,8 +1,8 @@
 // secsf se list, secsf functions: the Secure Environments and the sensitive
 // functions they serve.
 #include <cstdio>
-#include <sstream>
 
+#include "../se-plugins/config_values.h"
 #include "cli.h"
 #include "secsf/error.h"
 
@@ -44,17 +44,13 @@ const Function kFunctions[] = {
 
 // function-levels = signature=2,secure-storage=3
 std::map<std::string, int> functionLevels(const Context &c) {
-    std::map<std::string, int> out;
-    std::stringstream in(c.config.get("function-levels"));
-    std::string item;
-    while (std::getline(in, item, ',')) {
-        size_t eq = item.find('=');
-        if (eq == std::string::npos) continue;
-        std::string k = item.substr(0, eq), v = item.substr(eq + 1);
-        while (!k.empty() && k.front() == ' ') k.erase(0, 1);
-        out[k] = std::atoi(v.c_str());
+    auto levels = parseFunctionLevels("function-levels", c.config.get("function-levels"));
+    for (auto &[name, level] : levels) {
+        bool known = false;
+        for (const Function &f : kFunctions) known = known || name == f.id;
+        if (!known) throw Error(Reason::Config, "function-levels names '" + name + "', which is not a function (see secsf functions)");
     }
-    return out;
+    return levels;
 }
 
 }  // namespace

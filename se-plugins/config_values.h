@@ -1,0 +1,21 @@
+// Strict readers for the values of secsf's configuration keys. A typo in a level
+// or a handle must stop the configuration with the key's name in the message, not
+// turn into level 0 or handle 0 the way atoi/strtoul would.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace secsf {
+
+// A Secure Environment's or a function's security level: a whole number 1..9.
+int parseSecurityLevel(const std::string &key, const std::string &value);
+
+// A TPM persistent handle (0x81000000-0x81FFFFFF), hexadecimal with 0x or decimal.
+uint32_t parsePersistentHandle(const std::string &key, const std::string &value);
+
+// "signature=2, secure-storage=3": function name -> minimum level. Names are
+// lower-case letters, digits and '-'; each name at most once.
+std::map<std::string, int> parseFunctionLevels(const std::string &key, const std::string &value);
+
+}  // namespace secsf
