@@ -2,28 +2,59 @@
 # make fuzz: builds the libFuzzer targets with clang (ASan + UBSan) and runs each for
 # FUZZ_SECONDS (default 60) on its seed corpus, in BUILD_DIR/fuzz-out (not "fuzz": a
 # build-tree directory of that name would shadow the sources in `make dist`). A crash
-# stops with its input saved there; add it to the corpus once fixed.
+# is reported with its input saved in fuzz-out/artifacts; add it to the corpus once
+# fixed. Prints one "fuzz: NAME passed|failed" line per target; exits 1 if any failed.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:?usage: run-fuzz.sh BUILD_DIR}" && pwd)
 out="$build/fuzz-out"
-mkdir -p "$out/artifacts" "$out/corpus-uri" "$out/corpus-card"
+seconds=${FUZZ_SECONDS:-60}
+mkdir -p "$out/artifacts"
 CXX=${CLANGXX:-clang++}
+if ! command -v "$CXX" >/dev/null; then
+    echo "fuzz: $CXX not found (scripts/install-deps.sh installs clang)" >&2
+    exit 1
+fi
 flags="-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-flags="$flags -I$top/include -I$build $(pkg-config --cflags p11-kit-1 libcrypto tss2-esys libpcsclite)"
-# shellcheck disable=SC2086
-$CXX $flags -include config.h -o "$out/fuzz_uri" "$top/fuzz/fuzz_uri.cpp" \
-    "$top/pkcs11/uri.cpp" "$top/se-plugins/attr_uri.cpp" "$top/se-plugins/tpm2/tpm2_uri.cpp" \
-    "$top/se-plugins/pcsc/piv_uri.cpp" "$top/provider/uri_pem.cpp" \
-    $(pkg-config --libs p11-kit-1 libcrypto)
-# shellcheck disable=SC2086
-$CXX $flags -include config.h -o "$out/fuzz_card" "$top/fuzz/fuzz_card.cpp" \
-    "$top/se-plugins/pcsc/tlv.cpp" "$top/se-plugins/pcsc/transport.cpp" $(pkg-config --libs libpcsclite)
-cp "$top"/fuzz/corpus/uri/* "$out/corpus-uri/" 2>/dev/null || true
-"$out/fuzz_uri" -max_total_time="${FUZZ_SECONDS:-60}" -max_len=8192 -timeout=5 \
-    -artifact_prefix="$out/artifacts/" "$out/corpus-uri" 2>&1 | tail -n 4
-echo "fuzz_uri: no crash in ${FUZZ_SECONDS:-60} s"
-cp "$top"/fuzz/corpus/card/* "$out/corpus-card/" 2>/dev/null || true
-"$out/fuzz_card" -max_total_time="${FUZZ_SECONDS:-60}" -max_len=4096 -timeout=5 \
-    -artifact_prefix="$out/artifacts/" "$out/corpus-card" 2>&1 | tail -n 4
-echo "fuzz_card: no crash in ${FUZZ_SECONDS:-60} s"
+flags="$flags -I$top/include -I$build $(pkg-config --cflags p11-kit-1 libcrypto tss2-esys libpcsclite nlohmann_json)"
+
+# build NAME SOURCES... -- LIBS...
+build_target() {
+    name=$1; shift
+    srcs=""
+    while [ "$1" != "--" ]; do srcs="$srcs $top/$1"; shift; done
+    shift
+    # shellcheck disable=SC2086
+    $CXX $flags -include config.h -o "$out/$name" "$top/fuzz/$name.cpp" $srcs "$@" \
+        >"$out/$name.build.log" 2>&1 || { cat "$out/$name.build.log"; return 1; }
+}
+
+failed=0
+# run NAME MAX_LEN
+run_target() {
+    name=$1
+    mkdir -p "$out/corpus-$name"
+    cp "$top"/fuzz/corpus/"$name"/* "$out/corpus-$name/" 2>/dev/null || true
+    if "$out/$name" -max_total_time="$seconds" -max_len="$2" -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="$out/artifacts/$name-" "$out/corpus-$name" >"$out/$name.log" 2>&1; then
+        runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$out/$name.log")
+        echo "fuzz: $name passed (${runs:-?} runs in $seconds s, no crash)"
+    else
+        tail -n 40 "$out/$name.log"
+        echo "fuzz: $name failed (input saved under $out/artifacts/)"
+        failed=1
+    fi
+}
+
+build_target fuzz_uri pkcs11/uri.cpp se-plugins/attr_uri.cpp se-plugins/tpm2/tpm2_uri.cpp \
+    se-plugins/pcsc/piv_uri.cpp provider/uri_pem.cpp -- $(pkg-config --libs p11-kit-1 libcrypto)
+build_target fuzz_card se-plugins/pcsc/tlv.cpp se-plugins/pcsc/transport.cpp -- $(pkg-config --libs libpcsclite libcrypto)
+build_target fuzz_config se-plugins/config_values.cpp pkcs11/pin.cpp -- $(pkg-config --libs libcrypto)
+build_target fuzz_jose services/jose_key.cpp services/jws.cpp services/jwe.cpp services/jwt.cpp \
+    services/base64url.cpp services/openssl_error.cpp services/access_policy.cpp -- $(pkg-config --libs libcrypto)
+
+run_target fuzz_uri 8192
+run_target fuzz_card 4096
+run_target fuzz_config 1024
+run_target fuzz_jose 16384
+exit $failed

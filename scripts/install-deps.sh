@@ -12,9 +12,8 @@ PACKAGES="
   libtss2-dev swtpm swtpm-tools tpm2-openssl tpm2-tools
   libpcsclite-dev pcscd vsmartcard-vpcd opensc-pkcs11 perl
   nlohmann-json3-dev libsqlite3-dev python3-jwcrypto
+  clang libclang-rt-14-dev
 "
-# --fuzz: also clang and its fuzzer runtime, for `make fuzz`.
-if [ "${1:-}" = "--fuzz" ]; then PACKAGES="$PACKAGES clang libclang-rt-14-dev"; fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=""

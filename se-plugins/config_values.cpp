@@ -10,10 +10,11 @@ namespace {
 
 [[noreturn]] void bad(const std::string &key, const std::string &value, const std::string &want) {
     // Values here are levels, handles and names, never secrets: quoting them helps.
-    std::string shown = value.size() > 64 ? value.substr(0, 64) + "..." : value;
-    for (char &ch : shown)
+    // `want` may quote part of the value too: the whole message is made printable.
+    std::string msg = key + " = '" + (value.size() > 64 ? value.substr(0, 64) + "..." : value) + "': " + want;
+    for (char &ch : msg)
         if (!std::isprint((unsigned char)ch)) ch = '?';
-    throw Error(Reason::Config, key + " = '" + shown + "': " + want);
+    throw Error(Reason::Config, msg);
 }
 
 std::string trimmed(const std::string &s) {

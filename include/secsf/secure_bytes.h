@@ -20,10 +20,14 @@ template <class T> struct WipingAllocator {
         if (!p) throw std::bad_alloc();
         // Best effort: RLIMIT_MEMLOCK may say no. (GCC takes mlock's pointer for a
         // read of the new, uninitialised block and warns.)
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
         mlock(p, n * sizeof(T));
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
         return static_cast<T *>(p);
     }
     void deallocate(T *p, size_t n) {

@@ -31,6 +31,7 @@ class ConfigValuesTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(levels);
     CPPUNIT_TEST(handles);
     CPPUNIT_TEST(functionLevels);
+    CPPUNIT_TEST(refusalQuotesNamesPrintably);
     CPPUNIT_TEST(registryRefusesBadLevel);
     CPPUNIT_TEST_SUITE_END();
 
@@ -51,6 +52,11 @@ public:
         // A non-printable value is shown without its control characters.
         std::string m = refusal([] { secsf::parsePersistentHandle("tpm2-parent-handle", "0x81\n\x1b[2J"); });
         CPPUNIT_ASSERT(m.find('\n') == std::string::npos && m.find('\x1b') == std::string::npos);
+    }
+    // Found by fuzz_config: a function name quoted in the refusal kept its newline.
+    void refusalQuotesNamesPrintably() {
+        std::string m = refusal([] { secsf::parseFunctionLevels("function-levels", "\001\nvure=2, secure-st:SECSF_PIN"); });
+        CPPUNIT_ASSERT(!m.empty() && m.find('\n') == std::string::npos && m.find('\001') == std::string::npos);
     }
     void functionLevels() {
         auto l = secsf::parseFunctionLevels("function-levels", "signature=2, secure-storage = 3");
