@@ -1,5 +1,6 @@
 #include "objects.h"
 
+#include <cstring>
 #include <shared_mutex>
 
 #include "rv.h"
@@ -25,6 +26,51 @@ std::vector<CK_OBJECT_HANDLE> findObjects(Session &s, std::vector<CK_ATTRIBUTE> 
     if (rv != CKR_OK || rv2 != CKR_OK) s.discard();
     check(rv, "searching for objects");
     return out;
+}
+
+namespace {
+
+// The template as bytes: the key of a remembered search.
+std::string templateKey(const std::vector<CK_ATTRIBUTE> &tmpl) {
+    std::string k;
+    for (const CK_ATTRIBUTE &a : tmpl) {
+        k.append(reinterpret_cast<const char *>(&a.type), sizeof a.type);
+        k.append(reinterpret_cast<const char *>(&a.ulValueLen), sizeof a.ulValueLen);
+        k.append(static_cast<const char *>(a.pValue), a.ulValueLen);
+    }
+    return k;
+}
+
+// Does object h (still) carry every attribute value of the template?
+bool stillMatches(Session &s, CK_OBJECT_HANDLE h, const std::vector<CK_ATTRIBUTE> &tmpl) {
+    std::vector<Bytes> values;
+    std::vector<CK_ATTRIBUTE> read = tmpl;
+    values.reserve(tmpl.size());
+    for (CK_ATTRIBUTE &a : read) {
+        values.emplace_back(a.ulValueLen + 1);  // one more: a longer value must not fit
+        a.pValue = values.back().data();
+        a.ulValueLen = values.back().size();
+    }
+    if (s.fn()->C_GetAttributeValue(s.handle(), h, read.data(), read.size()) != CKR_OK) return false;
+    for (size_t i = 0; i < tmpl.size(); i++)
+        if (read[i].ulValueLen != tmpl[i].ulValueLen ||
+            (tmpl[i].ulValueLen && memcmp(read[i].pValue, tmpl[i].pValue, tmpl[i].ulValueLen) != 0))
+            return false;
+    return true;
+}
+
+}  // namespace
+
+std::vector<CK_OBJECT_HANDLE> findObjectsRemembered(Session &s, const std::vector<CK_ATTRIBUTE> &tmpl) {
+    Token *t = s.token();
+    std::string key = templateKey(tmpl);
+    if (auto h = t->rememberedSearch(key)) {
+        std::shared_lock<std::shared_mutex> noCopyInProgress(t->objectsMutex());
+        if (stillMatches(s, *h, tmpl)) return {*h};
+    }
+    auto found = findObjects(s, tmpl);
+    if (found.size() == 1) t->rememberSearch(key, found[0]);
+    return found;
 }
 
 std::optional<Bytes> getBytes(Session &s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t) {

@@ -161,4 +161,24 @@ void Token::dropCopy(CK_OBJECT_HANDLE obj) {
     copies_.erase(it);
 }
 
+std::optional<CK_OBJECT_HANDLE> Token::rememberedSearch(const std::string &tmpl) {
+    std::lock_guard<std::mutex> lk(searchMu_);
+    auto it = searches_.find(tmpl);
+    if (it == searches_.end()) return std::nullopt;
+    return it->second;
+}
+
+void Token::rememberSearch(const std::string &tmpl, CK_OBJECT_HANDLE h) {
+    // Bounded: a process that looks up more distinct keys than this starts over.
+    constexpr size_t kMaxRemembered = 32768;
+    std::lock_guard<std::mutex> lk(searchMu_);
+    if (searches_.size() >= kMaxRemembered) searches_.clear();
+    searches_[tmpl] = h;
+}
+
+void Token::forgetSearches() {
+    std::lock_guard<std::mutex> lk(searchMu_);
+    searches_.clear();
+}
+
 }  // namespace secsf::p11

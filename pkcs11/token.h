@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -81,6 +82,14 @@ public:
     // token object: seen as "matches 2 private keys" under 8 racing threads).
     std::shared_mutex &objectsMutex() { return objectsMu_; }
 
+    // Searches that found exactly one object, by their template (see
+    // findObjectsRemembered): SoftHSM answers every C_FindObjects by walking all
+    // objects, so a repeated lookup would otherwise grow with the token.
+    std::optional<CK_OBJECT_HANDLE> rememberedSearch(const std::string &tmpl);
+    void rememberSearch(const std::string &tmpl, CK_OBJECT_HANDLE h);
+    // Objects were made or destroyed through this process: search afresh.
+    void forgetSearches();
+
 private:
     // The session that keeps the login and the session copies; opened on first
     // need. Call with loginMu_ held.
@@ -102,6 +111,8 @@ private:
     std::mutex copyMu_;
     std::shared_mutex objectsMu_;
     std::map<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> copies_;
+    std::mutex searchMu_;
+    std::map<std::string, CK_OBJECT_HANDLE> searches_;
 };
 
 // Trims the blank padding of a fixed-size PKCS#11 string field.

@@ -74,11 +74,11 @@ int km_match(const void *a, const void *b, int selection) {
     auto *k1 = static_cast<const ProvKey *>(a);
     auto *k2 = static_cast<const ProvKey *>(b);
     if (!k1 || !k2 || k1->type != k2->type) return 0;
-    // The same SE object is the same key, public half known or not.
-    if (k1->se && k2->se && k1->se->uri() == k2->se->uri() &&
-        k1->se->seName() == k2->se->seName())
-        return 1;
-    if (!k1->hasPub || !k2->hasPub) return 0;
+    // Without a public half to compare, the same SE object is the same key. With
+    // one, the halves decide: a URI may name another key once the object behind it
+    // was replaced.
+    if (!k1->hasPub || !k2->hasPub)
+        return k1->se && k2->se && k1->se->uri() == k2->se->uri() && k1->se->seName() == k2->se->seName();
     if (selection & OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)
         if (k1->pub.group != k2->pub.group) return 0;
     if (selection & (OSSL_KEYMGMT_SELECT_KEYPAIR)) {

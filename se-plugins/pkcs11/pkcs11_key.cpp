@@ -41,7 +41,7 @@ void Pkcs11Key::refresh(std::unique_lock<std::mutex> &) {
     if (!ref_.id.empty()) tmpl.push_back({CKA_ID, ref_.id.data(), ref_.id.size()});
     if (!ref_.label.empty())
         tmpl.push_back({CKA_LABEL, (void *)ref_.label.data(), ref_.label.size()});
-    auto found = p11::findObjects(s, tmpl);
+    auto found = p11::findObjectsRemembered(s, tmpl);
     if (found.empty()) throw Error(Reason::NotFound, "key " + uri() + " was deleted from the token");
     if (found.size() > 1)
         throw Error(Reason::Ambiguous, "key " + uri() + " now matches " +

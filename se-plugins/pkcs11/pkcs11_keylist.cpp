@@ -55,6 +55,7 @@ void Pkcs11Plugin::deleteKey(const std::string &text) {
             gone++;
         }
     }
+    s.token()->forgetSearches();
     if (!gone) throw Error(Reason::NotFound, "no object of " + key.redacted() + " could be deleted");
 }
 

@@ -146,7 +146,7 @@ Found Pkcs11Plugin::find(const std::string &text) {
             if (cls && *cls != c) continue;
             auto t2 = tmpl;
             t2.push_back({CKA_CLASS, &c, sizeof c});
-            for (CK_OBJECT_HANDLE h : p11::findObjects(s, t2)) {
+            for (CK_OBJECT_HANDLE h : p11::findObjectsRemembered(s, t2)) {
                 Hit hit{t, h, pin};
                 (c == CKO_PRIVATE_KEY ? privs : c == CKO_PUBLIC_KEY ? pubs : certs).push_back(hit);
             }
@@ -274,6 +274,7 @@ std::shared_ptr<SeKey> Pkcs11Plugin::generate(const KeyGenRequest &req) {
     CK_RV rv = f->C_GenerateKeyPair(s.handle(), &mech, pub.data(), pub.size(), priv.data(),
                                     priv.size(), &hpub, &hpriv);
     p11::check(rv, "generating a key pair on " + tok->describe());
+    tok->forgetSearches();  // a remembered search would not see the new key
 
     PublicKey pk;
     bool hasPub = readPublicKey(s, hpub, pk);

@@ -33,10 +33,10 @@ std::optional<Bytes> findEcPoint(p11::Session &s, const Bytes &id) {
     CK_OBJECT_CLASS pubc = CKO_PUBLIC_KEY, certc = CKO_CERTIFICATE;
     std::vector<CK_ATTRIBUTE> t{{CKA_CLASS, &pubc, sizeof pubc},
                                 {CKA_ID, (void *)id.data(), id.size()}};
-    for (CK_OBJECT_HANDLE h : p11::findObjects(s, t))
+    for (CK_OBJECT_HANDLE h : p11::findObjectsRemembered(s, t))
         if (auto v = p11::getBytes(s, h, CKA_EC_POINT)) return v;
     t[0] = {CKA_CLASS, &certc, sizeof certc};
-    for (CK_OBJECT_HANDLE h : p11::findObjects(s, t)) {
+    for (CK_OBJECT_HANDLE h : p11::findObjectsRemembered(s, t)) {
         Bytes pt;
         if (auto der = p11::getBytes(s, h, CKA_VALUE))
             if (ecPointFromCert(*der, pt)) return pt;

@@ -52,7 +52,7 @@ std::shared_ptr<SeKey> Pkcs11Plugin::findSecret(const std::string &text) {
     auto id = uri.id();
     if (label) t.push_back({CKA_LABEL, (void *)label->data(), label->size()});
     if (id) t.push_back({CKA_ID, id->data(), id->size()});
-    auto found = p11::findObjects(s, t);
+    auto found = p11::findObjectsRemembered(s, t);
     if (found.empty()) throw Error(Reason::NotFound, "no secret key matches " + uri.redacted());
     if (found.size() > 1)
         throw Error(Reason::Ambiguous, uri.redacted() + " matches " + std::to_string(found.size()) +
@@ -79,6 +79,7 @@ std::shared_ptr<SeKey> Pkcs11Plugin::importSecret(const SecureBytes &value, cons
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     p11::check(s.fn()->C_CreateObject(s.handle(), t.data(), t.size(), &h),
                "storing secret key '" + label + "' on " + tok->describe());
+    tok->forgetSearches();  // a remembered search would not see the new key
     return makeSecret(name(), module_, tok, h, s, pin);
 }
 

@@ -42,6 +42,7 @@ class ThreadsForkTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(twoTokensForkAndSignOnBoth);
     CPPUNIT_TEST(keyDeletedWhileRunningIsSeen);
     CPPUNIT_TEST(keyAddedWhileRunningIsFound);
+    CPPUNIT_TEST(keyReplacedWhileRunningIsTheNewOne);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -138,6 +139,32 @@ public:
                           " --key-type EC:prime256v1 --id 77 --label added-later >/dev/null 2>&1";
         CPPUNIT_ASSERT_EQUAL(0, std::system(cmd.c_str()));
         CPPUNIT_ASSERT_MESSAGE(errors(), signByUri(uri));
+    }
+
+    void keyReplacedWhileRunningIsTheNewOne() {
+        // secsf remembers where a lookup found its key; another process replaces the
+        // key under the same label and id: the next lookup must give the new key.
+        const std::string uri = "pkcs11:token=node1;object=replaced;type=private";
+        std::string tool = "OPENSSL_CONF=/dev/null pkcs11-tool --module " + softhsmModule() +
+                           " --token-label node1 --login --pin 1234 ";
+        std::string gen = tool + "--keypairgen --key-type EC:prime256v1 --id 78 --label replaced >/dev/null 2>&1";
+        CPPUNIT_ASSERT_EQUAL(0, std::system(gen.c_str()));
+        EVP_PKEY *before = loadKey(uri);
+        EVP_PKEY *again = loadKey(uri);  // the remembered search
+        CPPUNIT_ASSERT_MESSAGE(errors(), before && again && EVP_PKEY_eq(before, again) == 1);
+        for (const char *type : {"privkey", "pubkey"}) {
+            std::string del = tool + "--delete-object --type " + type + " --label replaced >/dev/null 2>&1";
+            CPPUNIT_ASSERT_EQUAL(0, std::system(del.c_str()));
+        }
+        CPPUNIT_ASSERT_EQUAL(0, std::system(gen.c_str()));
+        EVP_PKEY *after = loadKey(uri);
+        CPPUNIT_ASSERT_MESSAGE(errors(), after);
+        CPPUNIT_ASSERT_MESSAGE("the replaced key was still answered", EVP_PKEY_eq(before, after) != 1);
+        Bytes sig = sign(after, "SHA256", kMsg);
+        CPPUNIT_ASSERT_MESSAGE(errors(), !sig.empty() && verifyWithDefault(after, "SHA256", kMsg, sig));
+        EVP_PKEY_free(before);
+        EVP_PKEY_free(again);
+        EVP_PKEY_free(after);
     }
 };
 
