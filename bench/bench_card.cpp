@@ -24,10 +24,11 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
+
 namespace {
 
-using Bytes = std::vector<unsigned char>;
-using Clock = std::chrono::steady_clock;
+using namespace bench;
 const char *kReader = "Virtual PCD 00 00";
 
 EVP_PKEY *load(const std::string &uri, int expect) {
@@ -119,16 +120,6 @@ size_t lines(const std::string &path) {
     return (size_t)std::count(std::istreambuf_iterator<char>(f), {}, '\n');
 }
 
-template <class F> double rate(F op, int n) {
-    auto t0 = Clock::now();
-    for (int i = 0; i < n; i++) op();
-    return n / std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
 
 }  // namespace
 
@@ -228,8 +219,8 @@ int main(int argc, char **argv) {
             std::vector<double> r, s;
             for (int rep = 0; rep < 5; rep++) {  // interleaved, median of 5
                 raw.login();
-            r.push_back(rate(raws[i], 40));
-                s.push_back(rate(ops[i].fn, 40));
+            r.push_back(perSecond(raws[i], 40));
+                s.push_back(perSecond(ops[i].fn, 40));
             }
             printf("%-24s %10.0f %10.0f %7.2f %12zu %10zu\n", ops[i].name, median(r), median(s), median(s) / median(r),
                    apdus, rawApdus);

@@ -15,11 +15,13 @@
 #include <vector>
 
 #include "../services/jwt.h"
+#include "bench_util.h"
 #include "../services/messages.h"
 #include "../services/security_association.h"
 
 using namespace secsf::svc;
-using Clk = std::chrono::steady_clock;
+using bench::median;
+using bench::perSecond;
 
 namespace {
 
@@ -30,16 +32,6 @@ JoseKey softKey() {
     return j;
 }
 
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-
-template <class F> double perSecond(F f, int n) {
-    auto t0 = Clk::now();
-    for (int i = 0; i < n; i++) f();
-    return n / std::chrono::duration<double>(Clk::now() - t0).count();
-}
 
 }  // namespace
 

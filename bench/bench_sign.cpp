@@ -31,8 +31,9 @@
 #include <thread>
 #include <vector>
 
-using Bytes = std::vector<unsigned char>;
-using Clock = std::chrono::steady_clock;
+#include "bench_util.h"
+
+using namespace bench;
 
 namespace {
 
@@ -41,11 +42,6 @@ struct Opts {
     int threads = 1;
     int ms = 600;
 };
-
-std::string env(const char *n, const char *d) {
-    const char *v = getenv(n);
-    return v && *v ? v : d;
-}
 
 Bytes digestOf(const char *msg, const char *md) {
     Bytes d(EVP_MAX_MD_SIZE);
@@ -142,48 +138,11 @@ bool verifyAll(const Opts &o, const std::vector<Bytes> &sigs, bool overDigest) {
 
 // --- raw PKCS#11, no provider in the process --------------------------------------
 
-// The benchmark token through raw PKCS#11: module initialised, one logged-in session.
-struct RawToken {
-    CK_FUNCTION_LIST *f;
-    CK_SLOT_ID slot;
-    CK_SESSION_HANDLE login;
-};
-
-RawToken openRaw(const Opts &o) {
-    RawToken t{p11_kit_module_load(o.module.c_str(), P11_KIT_MODULE_UNMANAGED), 0, 0};
-    CK_C_INITIALIZE_ARGS args{};
-    args.flags = CKF_OS_LOCKING_OK;
-    if (!t.f || t.f->C_Initialize(&args) != CKR_OK) exit(4);
-    CK_SLOT_ID slots[8];
-    CK_ULONG n = 8;
-    t.f->C_GetSlotList(CK_TRUE, slots, &n);
-    t.slot = slots[0];
-    t.f->C_OpenSession(t.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &t.login);
-    t.f->C_Login(t.login, CKU_USER, (CK_UTF8CHAR_PTR) "1234", 4);
-    return t;
-}
-
 double runRaw(const Opts &o, bool sessionCopy, std::vector<Bytes> &sigs) {
-    RawToken rt = openRaw(o);
+    RawToken rt = openRaw(o.module);
     CK_FUNCTION_LIST *f = rt.f;
-    CK_SESSION_HANDLE login = rt.login;
-    CK_ULONG n = 0;
-    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-    std::string label = "bench-" + o.alg.substr(0, o.alg == "rsa-pss" ? 3 : o.alg.size());
-    if (o.alg == "rsa-pss" || o.alg == "rsa") label = "bench-rsa";
-    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, (void *)label.data(), label.size()}};
-    CK_OBJECT_HANDLE key;
-    f->C_FindObjectsInit(login, t, 2);
-    f->C_FindObjects(login, &key, 1, &n);
-    f->C_FindObjectsFinal(login);
-    if (n != 1) exit(5);
-    if (sessionCopy) {
-        CK_BBOOL no = CK_FALSE;
-        CK_ATTRIBUTE c[] = {{CKA_TOKEN, &no, sizeof no}};
-        CK_OBJECT_HANDLE copy;
-        if (f->C_CopyObject(login, key, c, 1, &copy) != CKR_OK) exit(6);
-        key = copy;
-    }
+    CK_OBJECT_HANDLE key = rawFind(rt, CKO_PRIVATE_KEY, o.alg == "rsa-pss" ? "bench-rsa" : "bench-" + o.alg);
+    if (sessionCopy) key = rawSessionCopy(rt, key);
     const char *md = o.alg == "ec384" ? "SHA384" : "SHA256";
     Bytes dg = digestOf(kMsg, md);
     // What the PKCS#11 mechanism signs: the digest (ECDSA, PSS) or its DigestInfo.
@@ -211,19 +170,6 @@ double runRaw(const Opts &o, bool sessionCopy, std::vector<Bytes> &sigs) {
 }
 
 // --- through OpenSSL: secsf, libp11, software -----------------------------------
-
-EVP_PKEY *loadStore(const std::string &uri) {
-    OSSL_STORE_CTX *s = OSSL_STORE_open(uri.c_str(), nullptr, nullptr, nullptr, nullptr);
-    EVP_PKEY *k = nullptr;
-    while (s && !k && !OSSL_STORE_eof(s)) {
-        OSSL_STORE_INFO *i = OSSL_STORE_load(s);
-        if (!i) break;
-        if (OSSL_STORE_INFO_get_type(i) == OSSL_STORE_INFO_PKEY) k = OSSL_STORE_INFO_get1_PKEY(i);
-        OSSL_STORE_INFO_free(i);
-    }
-    OSSL_STORE_close(s);
-    return k;
-}
 
 Bytes pkeySign(EVP_PKEY *k, const Opts &o, const Bytes &dg) {
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(nullptr, k, nullptr);
@@ -300,11 +246,6 @@ int child(const Opts &o) {
     printf("%.1f %zu %d\n", rate, sigs.size(), ok ? 1 : 0);
     fflush(stdout);
     _exit(ok ? 0 : 2);
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
 }
 
 }  // namespace
@@ -392,7 +333,7 @@ int tpmBench(const char *self, const Opts &o) {
 // lookups, with 10, 1,000 and 10,000 other objects on the token (data objects,
 // created with raw PKCS#11 in a process of their own).
 void addObjects(const Opts &o, int total) {
-    RawToken rt = openRaw(o);
+    RawToken rt = openRaw(o.module);
     CK_FUNCTION_LIST *f = rt.f;
     CK_SESSION_HANDLE s = rt.login;
     CK_ULONG n = 0;

@@ -1,7 +1,10 @@
 #!/bin/bash
 # make bench: a private SoftHSM token with one key per algorithm, then each
 # benchmark program. Never part of make check; results vary with the machine.
+# BENCH_ONLY="scale derive" runs only those parts (messages sign cold tpm card
+# derive memory scale).
 set -eu
+wanted() { [ -z "${BENCH_ONLY:-}" ] || case " $BENCH_ONLY " in *" $1 "*) true ;; *) false ;; esac; }
 build=$(cd "${1:?usage: run-bench.sh BUILD_DIR}" && pwd)
 work="$build/bench/work"
 rm -rf "$work"
@@ -22,12 +25,14 @@ for spec in "ec256 EC group:P-256" "ec384 EC group:P-384" "rsa RSA bits:2048"; d
     OPENSSL_CONF=/dev/null openssl genpkey -algorithm "$2" -pkeyopt "$3" -out "$work/$1.soft.pem"
 done
 cp "$work/rsa.pub.der" "$work/rsa-pss.pub.der"
-"$build/bench/bench_messages"
+if wanted messages; then "$build/bench/bench_messages"; fi
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(openssl version | cut -d' ' -f1-2), SoftHSM $(dpkg-query -W -f='${Version}' softhsm2 2>/dev/null)"
 echo
-"$build/bench/bench_sign"
-"$build/bench/bench_sign" --cold
+if wanted sign; then "$build/bench/bench_sign"; fi
+if wanted cold; then "$build/bench/bench_sign" --cold; fi
+if wanted derive; then "$build/bench/bench_derive"; fi
+if wanted memory; then "$build/bench/bench_memory"; fi
 
 # The TPM paths: a private swtpm, one EC key wrapped and the same kind persistent.
 . "$(dirname "$0")/../tests/lib/swtpm.sh"
@@ -41,7 +46,7 @@ openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 \
     -pkeyopt "secsf.uri:tpm2:handle=0x81000020" -out "$work/tpm-handle.pem"
 openssl pkey -in 'tpm2:handle=0x81000020' -pubout -outform DER -out "$work/tpm-ec256.pub.der"
 openssl pkey -in "$work/tpm-file.pem" -pubout -outform DER -out "$work/tpm-file-ec256.pub.der"
-"$build/bench/bench_sign" --tpm
+if wanted tpm; then "$build/bench/bench_sign" --tpm; fi
 # The card path: a private pcscd with the test PIV card, keys in 9a and 9d.
 export PIV_CARD="$build/tests/card/piv-card"
 . "$(dirname "$0")/../tests/lib/pcsc.sh"
@@ -55,8 +60,8 @@ printf 'pcsc-reader = Virtual PCD 00 00\npcsc-pin-source = file:%s\npcsc-managem
 openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 -pkeyopt secsf.uri:piv:slot=9a -out "$work/card-ec.pem"
 openssl genpkey -propquery provider=secsf -algorithm RSA -pkeyopt bits:2048 -pkeyopt secsf.uri:piv:slot=9d -out "$work/card-rsa.pem"
 echo
-"$build/bench/bench_card" "$work/card/trace"
+if wanted card; then "$build/bench/bench_card" "$work/card/trace"; fi
 echo
 
 # Last: it leaves 10,000 objects on the benchmark token.
-"$build/bench/bench_sign" --scale
+if wanted scale; then "$build/bench/bench_sign" --scale; fi
