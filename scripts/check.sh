@@ -4,7 +4,7 @@
 #   1. the test suite on the normal build (./build, or $SECSF_BUILD);
 #   2. the same suite built with AddressSanitizer + UBSan (./build-asan, or
 #      $SECSF_ASAN_BUILD): any report fails the test that caused it;
-#   3. each libFuzzer target for $SECSF_FUZZ_SECONDS (default 30) on its corpus.
+#   3. each libFuzzer target for $SECSF_FUZZ_SECONDS (default 20) on its corpus.
 # SECSF_CHECK=quick runs only the first. Ends "check: N passed, N failed", counted
 # from the test results themselves (automake's .trs files, one line per fuzz target).
 set -u
@@ -42,7 +42,7 @@ if [ "${SECSF_CHECK:-full}" != quick ]; then
     suite "asan+ubsan" "$asan_build"
 
     cd "$build" || exit 1
-    make fuzz FUZZ_SECONDS="${SECSF_FUZZ_SECONDS:-30}" >fuzz.log 2>&1
+    make fuzz FUZZ_SECONDS="${SECSF_FUZZ_SECONDS:-20}" >fuzz.log 2>&1
     rc=$?
     grep '^fuzz: ' fuzz.log
     passed=$(grep -c '^fuzz: .* passed' fuzz.log)
