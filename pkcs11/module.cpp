@@ -1,6 +1,7 @@
 #include "module.h"
 
 #include <atomic>
+#include <set>
 
 #include <p11-kit/p11-kit.h>
 #include <openssl/err.h>
@@ -98,6 +99,18 @@ CK_INFO Module::info() {
 }
 
 std::vector<std::shared_ptr<Token>> Module::tokens() {
+    // A token this process knew that is missing from one answer is asked about once
+    // more: SoftHSM answers C_GetSlotList / C_GetTokenInfo from its files, and while
+    // another process (a forked child starting afresh) rewrites them it can briefly
+    // report a present token as absent.
+    for (int attempt = 0;; attempt++) {
+        bool lost = false;
+        auto out = listTokens(lost, /*forgetLost=*/attempt == 1);
+        if (!lost || attempt == 1) return out;
+    }
+}
+
+std::vector<std::shared_ptr<Token>> Module::listTokens(bool &lostKnown, bool forgetLost) {
     CK_FUNCTION_LIST *f = fn();
     CK_ULONG n = 0;
     check(f->C_GetSlotList(CK_TRUE, nullptr, &n), "listing slots of " + path_);
@@ -106,19 +119,27 @@ std::vector<std::shared_ptr<Token>> Module::tokens() {
     ids.resize(n);
     std::lock_guard<std::mutex> lk(mu_);
     std::vector<std::shared_ptr<Token>> out;
+    std::set<CK_SLOT_ID> seen;
     for (CK_SLOT_ID id : ids) {
         // An uninitialised token (SoftHSM always offers one) holds nothing and
         // refuses sessions: it is not a candidate for any URI.
         CK_TOKEN_INFO ti{};
-        if (f->C_GetTokenInfo(id, &ti) != CKR_OK || !(ti.flags & CKF_TOKEN_INITIALIZED)) {
-            tokens_.erase(id);
-            continue;
-        }
+        if (f->C_GetTokenInfo(id, &ti) != CKR_OK || !(ti.flags & CKF_TOKEN_INITIALIZED)) continue;
+        seen.insert(id);
         auto &t = tokens_[id];
         // Re-initialised under us (new serial): a new token, new sessions.
         if (t && t->serial() != fieldString(ti.serialNumber, sizeof ti.serialNumber)) t.reset();
         if (!t) t = std::make_shared<Token>(this, id, gen_.load());
         out.push_back(t);
+    }
+    lostKnown = false;
+    for (auto it = tokens_.begin(); it != tokens_.end();) {
+        if (seen.count(it->first)) {
+            ++it;
+            continue;
+        }
+        lostKnown = true;
+        it = forgetLost ? tokens_.erase(it) : std::next(it);
     }
     return out;
 }

@@ -37,6 +37,8 @@ public:
 private:
     explicit Module(std::string path) : path_(std::move(path)) {}
     void initialize();  // with mu_ held
+    // One answer of the module; lostKnown: a token known before is not in it.
+    std::vector<std::shared_ptr<Token>> listTokens(bool &lostKnown, bool forgetLost);
 
     std::string path_;
     std::mutex mu_;

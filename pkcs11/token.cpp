@@ -36,8 +36,11 @@ bool Token::stale() const { return module_->generation() != gen_; }
 
 CK_TOKEN_INFO Token::info() const {
     CK_TOKEN_INFO ti{};
-    check(module_->fn()->C_GetTokenInfo(slot_, &ti),
-          "reading token info in slot " + std::to_string(slot_));
+    CK_RV rv = module_->fn()->C_GetTokenInfo(slot_, &ti);
+    // SoftHSM reads this from its token file and fails (CKR_GENERAL_ERROR) while
+    // another process rewrites that file; a second read gets the settled state.
+    if (rv == CKR_GENERAL_ERROR) rv = module_->fn()->C_GetTokenInfo(slot_, &ti);
+    check(rv, "reading token info in slot " + std::to_string(slot_));
     return ti;
 }
 

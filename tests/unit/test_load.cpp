@@ -1,0 +1,209 @@
+// Load: 8 threads x 10,000 mixed operations (sign, ECDH, RSA decryption, lookup by
+// URI) on one token, with fork() in the middle while the threads keep going; every
+// result is checked (signatures under the default provider, secrets against the
+// peer's computation, plaintexts against what was encrypted). And the property that
+// keys stay in the token: a private key made through secsf cannot be exported.
+#include <cppunit/extensions/HelperMacros.h>
+#include <openssl/core_names.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fixture.h"
+
+using namespace testfix;
+
+namespace {
+
+const std::string kMsg = "load test message";
+const char *kEcUri = "pkcs11:token=node1;object=load-ec;type=private";
+
+EVP_PKEY *publicOnly(EVP_PKEY *k) {
+    unsigned char *der = nullptr;
+    int len = i2d_PUBKEY(k, &der);
+    const unsigned char *p = der;
+    EVP_PKEY *pub = len > 0 ? d2i_PUBKEY_ex(nullptr, &p, len, nullptr, "provider=default") : nullptr;
+    OPENSSL_free(der);
+    return pub;
+}
+
+Bytes ecdh(EVP_PKEY *mine, EVP_PKEY *peer) {
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(nullptr, mine, nullptr);
+    Bytes z(66);
+    size_t len = z.size();
+    bool ok = c && EVP_PKEY_derive_init(c) > 0 && EVP_PKEY_derive_set_peer(c, peer) > 0 &&
+              EVP_PKEY_derive(c, z.data(), &len) > 0;
+    EVP_PKEY_CTX_free(c);
+    z.resize(ok ? len : 0);
+    return z;
+}
+
+Bytes oaep(EVP_PKEY *k, const Bytes &in, bool encrypt) {
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(nullptr, k, encrypt ? "provider=default" : nullptr);
+    Bytes out(512);
+    size_t len = out.size();
+    bool ok = c && (encrypt ? EVP_PKEY_encrypt_init(c) : EVP_PKEY_decrypt_init(c)) > 0 &&
+              EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) > 0 &&
+              (encrypt ? EVP_PKEY_encrypt(c, out.data(), &len, in.data(), in.size())
+                       : EVP_PKEY_decrypt(c, out.data(), &len, in.data(), in.size())) > 0;
+    EVP_PKEY_CTX_free(c);
+    out.resize(ok ? len : 0);
+    return out;
+}
+
+struct Keys {
+    EVP_PKEY *ec = nullptr, *ecPub = nullptr, *rsa = nullptr, *rsaPub = nullptr, *peer = nullptr, *peerPub = nullptr;
+    Bytes z;  // the peer's ECDH result with the token key's public half
+    Bytes plain, cipher;
+};
+
+// One mixed operation (i picks which); true when its result checks out.
+bool mixedOp(const Keys &k, long i) {
+    switch (i % 10) {
+    case 0: case 1: case 2: case 3: {
+        Bytes s = sign(k.ec, "SHA256", kMsg + std::to_string(i));
+        return !s.empty() && verifyWithDefault(k.ec, "SHA256", kMsg + std::to_string(i), s);
+    }
+    case 4: case 5: case 6:
+        return ecdh(k.ec, k.peerPub) == k.z;
+    case 7: case 8: {
+        EVP_PKEY *again = loadKey(kEcUri);
+        bool same = again && EVP_PKEY_eq(again, k.ecPub) == 1;
+        EVP_PKEY_free(again);
+        return same;
+    }
+    default:
+        return oaep(k.rsa, k.cipher, false) == k.plain;
+    }
+}
+
+}  // namespace
+
+class LoadTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(LoadTest);
+    CPPUNIT_TEST(eightThreadsMixedWithForkInTheMiddle);
+    CPPUNIT_TEST(privateKeysDoNotLeaveTheToken);
+    CPPUNIT_TEST_SUITE_END();
+
+    Keys k_;
+
+public:
+    void setUp() override {
+        k_.ec = genEcKey("load-ec");
+        EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", "provider=secsf");
+        unsigned int bits = 2048;
+        OSSL_PARAM p[] = {OSSL_PARAM_construct_uint("bits", &bits),
+                          OSSL_PARAM_construct_utf8_string("secsf.label", (char *)"load-rsa", 0), OSSL_PARAM_construct_end()};
+        if (c && EVP_PKEY_keygen_init(c) > 0 && EVP_PKEY_CTX_set_params(c, p) > 0) EVP_PKEY_generate(c, &k_.rsa);
+        EVP_PKEY_CTX_free(c);
+        CPPUNIT_ASSERT_MESSAGE(errors(), k_.ec && k_.rsa);
+        k_.ecPub = publicOnly(k_.ec);
+        k_.rsaPub = publicOnly(k_.rsa);
+        k_.peer = EVP_PKEY_Q_keygen(nullptr, "provider=default", "EC", "P-256");
+        k_.peerPub = publicOnly(k_.peer);
+        k_.z = ecdh(k_.peer, k_.ecPub);
+        k_.plain = Bytes(48);
+        RAND_bytes(k_.plain.data(), (int)k_.plain.size());
+        k_.cipher = oaep(k_.rsaPub, k_.plain, true);
+        CPPUNIT_ASSERT(k_.z.size() == 32 && !k_.cipher.empty());
+    }
+    void tearDown() override {
+        for (EVP_PKEY *p : {k_.ec, k_.ecPub, k_.rsa, k_.rsaPub, k_.peer, k_.peerPub}) EVP_PKEY_free(p);
+    }
+
+    void eightThreadsMixedWithForkInTheMiddle() {
+        const long perThread = std::atol(getenv("SECSF_LOAD_OPS") ? getenv("SECSF_LOAD_OPS") : "10000");
+        const int threads = 8;
+        std::atomic<long> done{0}, wrong{0};
+        // Half way, every thread stops between two operations, one forks, and they all
+        // go on while the child works too: sessions, logins and session copies are
+        // open at the fork. (A fork while another thread is inside the PKCS#11
+        // module is not offered: the child would inherit the module's held locks.)
+        std::mutex mu;
+        std::condition_variable cv;
+        int paused = 0;
+        bool resumed = false;
+        int childStatus = -1;
+        auto forkPoint = [&](int t) {
+            std::unique_lock<std::mutex> lk(mu);
+            if (++paused < threads) {
+                cv.wait(lk, [&] { return resumed; });
+                return;
+            }
+            fflush(stdout);
+            fflush(stderr);
+            pid_t pid = fork();
+            if (pid == 0) {
+                alarm(120);  // a deadlock must fail the test, not hang the suite
+                int bad = 0;
+                for (long j = 0; j < 40; j++) bad += !mixedOp(k_, j);
+                _exit(bad == 0 ? 0 : 1);
+            }
+            resumed = true;
+            cv.notify_all();
+            lk.unlock();
+            waitpid(pid, &childStatus, 0);
+            (void)t;
+        };
+        std::vector<std::thread> ts;
+        for (int t = 0; t < threads; t++)
+            ts.emplace_back([&, t] {
+                for (long i = 0; i < perThread; i++) {
+                    if (i == perThread / 2) forkPoint(t);
+                    if (!mixedOp(k_, t * 7 + i) && wrong++ < 3)
+                        fprintf(stderr, "thread %d op %ld failed\n%s", t, i, errors().c_str());
+                    ++done;
+                }
+            });
+        for (auto &t : ts) t.join();
+        CPPUNIT_ASSERT_EQUAL(threads * perThread, done.load());
+        CPPUNIT_ASSERT_EQUAL_MESSAGE("operations whose result did not check out", 0L, wrong.load());
+        CPPUNIT_ASSERT_MESSAGE("the child forked in the middle did not do all 40 operations right (status " +
+                                   std::to_string(childStatus) + ")",
+                               WIFEXITED(childStatus) && WEXITSTATUS(childStatus) == 0);
+    }
+
+    void privateKeysDoNotLeaveTheToken() {
+        for (EVP_PKEY *key : {k_.ec, k_.rsa}) {
+            BIGNUM *d = nullptr;
+            CPPUNIT_ASSERT_MESSAGE("the private scalar was handed out",
+                                   !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &d) &&
+                                       !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_D, &d));
+            BN_free(d);
+            errors();
+            OSSL_PARAM *params = nullptr;
+            if (EVP_PKEY_todata(key, EVP_PKEY_KEYPAIR, &params) > 0) {
+                CPPUNIT_ASSERT(!OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_PRIV_KEY));
+                CPPUNIT_ASSERT(!OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_D));
+                OSSL_PARAM_free(params);
+            }
+            errors();
+            // PEM or DER of "the private key": a refusal, or secsf's URI reference.
+            BIO *b = BIO_new(BIO_s_mem());
+            PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr);
+            char *text = nullptr;
+            long n = BIO_get_mem_data(b, &text);
+            std::string pem(text ? text : "", n > 0 ? n : 0);
+            BIO_free(b);
+            CPPUNIT_ASSERT_MESSAGE(pem, pem.find("PRIVATE KEY") == std::string::npos);
+            unsigned char *der = nullptr;
+            int len = i2d_PrivateKey(key, &der);
+            OPENSSL_free(der);
+            CPPUNIT_ASSERT_MESSAGE("i2d_PrivateKey wrote key material", len <= 0);
+            errors();
+        }
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(LoadTest);
