@@ -1,7 +1,9 @@
 #include "module.h"
 
 #include <atomic>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include <p11-kit/p11-kit.h>
 #include <openssl/err.h>
@@ -99,14 +101,17 @@ CK_INFO Module::info() {
 }
 
 std::vector<std::shared_ptr<Token>> Module::tokens() {
-    // A token this process knew that is missing from one answer is asked about once
-    // more: SoftHSM answers C_GetSlotList / C_GetTokenInfo from its files, and while
-    // another process (a forked child starting afresh) rewrites them it can briefly
-    // report a present token as absent.
+    // A token this process knew that is missing from an answer is asked about again
+    // (after 2, 10, 50 ms): SoftHSM answers C_GetSlotList / C_GetTokenInfo from its
+    // files, and while another process (a forked child starting afresh) works on
+    // them it can report a present token as absent for a few milliseconds.
+    static const int kWaitMs[] = {2, 10, 50};
     for (int attempt = 0;; attempt++) {
         bool lost = false;
-        auto out = listTokens(lost, /*forgetLost=*/attempt == 1);
-        if (!lost || attempt == 1) return out;
+        bool last = attempt == (int)(sizeof kWaitMs / sizeof kWaitMs[0]);
+        auto out = listTokens(lost, /*forgetLost=*/last);
+        if (!lost || last) return out;
+        std::this_thread::sleep_for(std::chrono::milliseconds(kWaitMs[attempt]));
     }
 }
 

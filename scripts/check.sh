@@ -17,6 +17,19 @@ asan_build=${SECSF_ASAN_BUILD:-$top/build-asan}
 total_passed=0
 total_failed=0
 
+# tally NAME PASSED FAILED RC LOG: a run that failed without a failed result (a
+# build error, a crash of the runner) still counts as one failure.
+tally() {
+    failed=$3
+    if [ "$4" -ne 0 ] && [ "$failed" -eq 0 ]; then
+        tail -n 30 "$5"
+        failed=1
+    fi
+    echo "check ($1): $2 passed, $failed failed"
+    total_passed=$((total_passed + $2))
+    total_failed=$((total_failed + failed))
+}
+
 # suite NAME DIR: make check in DIR, adds its results to the totals.
 suite() {
     cd "$2" || exit 1
@@ -24,15 +37,9 @@ suite() {
     rc=$?
     grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' check.log | sed "s/^/[$1] /"
     # Each TAP line is one result in automake's .trs files: count those, not programs.
-    passed=$(cat tests/*.trs tests/unit/*.trs 2>/dev/null | grep -c '^:test-result: PASS')
-    failed=$(cat tests/*.trs tests/unit/*.trs 2>/dev/null | grep -cE '^:test-result: (FAIL|ERROR|XPASS)')
-    if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
-        tail -n 30 check.log
-        failed=1
-    fi
-    echo "check ($1): $passed passed, $failed failed"
-    total_passed=$((total_passed + passed))
-    total_failed=$((total_failed + failed))
+    tally "$1" "$(cat tests/*.trs tests/unit/*.trs 2>/dev/null | grep -c '^:test-result: PASS')" \
+        "$(cat tests/*.trs tests/unit/*.trs 2>/dev/null | grep -cE '^:test-result: (FAIL|ERROR|XPASS)')" \
+        "$rc" check.log
 }
 
 suite plain "$build"
@@ -45,15 +52,7 @@ if [ "${SECSF_CHECK:-full}" != quick ]; then
     make fuzz FUZZ_SECONDS="${SECSF_FUZZ_SECONDS:-20}" >fuzz.log 2>&1
     rc=$?
     grep '^fuzz: ' fuzz.log
-    passed=$(grep -c '^fuzz: .* passed' fuzz.log)
-    failed=$(grep -c '^fuzz: .* failed' fuzz.log)
-    if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
-        tail -n 30 fuzz.log
-        failed=1
-    fi
-    echo "check (fuzz): $passed passed, $failed failed"
-    total_passed=$((total_passed + passed))
-    total_failed=$((total_failed + failed))
+    tally fuzz "$(grep -c '^fuzz: .* passed' fuzz.log)" "$(grep -c '^fuzz: .* failed' fuzz.log)" "$rc" fuzz.log
 fi
 
 echo "check: $total_passed passed, $total_failed failed"

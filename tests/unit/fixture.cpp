@@ -168,13 +168,17 @@ Bytes sign(EVP_PKEY *key, const char *md, const std::string &data) {
     return sig;
 }
 
-bool verifyWithDefault(EVP_PKEY *key, const char *md, const std::string &data, const Bytes &sig) {
+EVP_PKEY *publicOnly(EVP_PKEY *key) {
     unsigned char *der = nullptr;
     int len = i2d_PUBKEY(key, &der);
-    if (len <= 0) return false;
     const unsigned char *p = der;
-    EVP_PKEY *pub = d2i_PUBKEY_ex(nullptr, &p, len, nullptr, "provider=default");
+    EVP_PKEY *pub = len > 0 ? d2i_PUBKEY_ex(nullptr, &p, len, nullptr, "provider=default") : nullptr;
     OPENSSL_free(der);
+    return pub;
+}
+
+bool verifyWithDefault(EVP_PKEY *key, const char *md, const std::string &data, const Bytes &sig) {
+    EVP_PKEY *pub = publicOnly(key);
     if (!pub) return false;
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     bool ok = EVP_DigestVerifyInit_ex(m, nullptr, md, nullptr, "provider=default", pub, nullptr) > 0 &&

@@ -28,6 +28,8 @@ EVP_PKEY *loadKey(const std::string &uri);
 EVP_PKEY *genEcKey(const std::string &label, const std::string &where = "");
 
 Bytes sign(EVP_PKEY *key, const char *md, const std::string &data);
+// The public half of any key, as a default-provider key (null if it has none).
+EVP_PKEY *publicOnly(EVP_PKEY *key);
 // Verifies with the public half re-imported into the default provider.
 bool verifyWithDefault(EVP_PKEY *key, const char *md, const std::string &data, const Bytes &sig);
 // Name of the provider that holds a key.

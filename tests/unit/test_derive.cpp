@@ -22,16 +22,6 @@ namespace {
 
 EVP_PKEY *softEc(const char *curve) { return EVP_PKEY_Q_keygen(nullptr, "provider=default", "EC", curve); }
 
-// The public half of any key, as a default-provider key.
-EVP_PKEY *publicOnly(EVP_PKEY *k) {
-    unsigned char *der = nullptr;
-    int len = i2d_PUBKEY(k, &der);
-    const unsigned char *p = der;
-    EVP_PKEY *pub = len > 0 ? d2i_PUBKEY_ex(nullptr, &p, len, nullptr, "provider=default") : nullptr;
-    OPENSSL_free(der);
-    return pub;
-}
-
 // ECDH through the EVP API; kdf "" for plain Z. extra: bytes more than asked for.
 Bytes derive(EVP_PKEY *key, EVP_PKEY *peer, const char *kdf = "", size_t outlen = 0,
              const Bytes &ukm = {}, const Bytes &salt = {}, bool askSizeFirst = true) {

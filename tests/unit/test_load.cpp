@@ -29,15 +29,6 @@ namespace {
 const std::string kMsg = "load test message";
 const char *kEcUri = "pkcs11:token=node1;object=load-ec;type=private";
 
-EVP_PKEY *publicOnly(EVP_PKEY *k) {
-    unsigned char *der = nullptr;
-    int len = i2d_PUBKEY(k, &der);
-    const unsigned char *p = der;
-    EVP_PKEY *pub = len > 0 ? d2i_PUBKEY_ex(nullptr, &p, len, nullptr, "provider=default") : nullptr;
-    OPENSSL_free(der);
-    return pub;
-}
-
 Bytes ecdh(EVP_PKEY *mine, EVP_PKEY *peer) {
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(nullptr, mine, nullptr);
     Bytes z(66);
