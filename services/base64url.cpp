@@ -1,5 +1,7 @@
 #include "base64url.h"
 
+#include <openssl/evp.h>
+
 #include <array>
 #include <cstdint>
 
@@ -13,25 +15,14 @@ const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 }  // namespace
 
 std::string b64url(const unsigned char *p, size_t n) {
-    std::string out;
-    out.reserve((n * 4 + 2) / 3);
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-        out += kAlphabet[v >> 18];
-        out += kAlphabet[(v >> 12) & 63];
-        out += kAlphabet[(v >> 6) & 63];
-        out += kAlphabet[v & 63];
-    }
-    if (n - i == 1) {
-        unsigned v = (unsigned)p[i] << 16;
-        out += kAlphabet[v >> 18];
-        out += kAlphabet[(v >> 12) & 63];
-    } else if (n - i == 2) {
-        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8;
-        out += kAlphabet[v >> 18];
-        out += kAlphabet[(v >> 12) & 63];
-        out += kAlphabet[(v >> 6) & 63];
+    // OpenSSL's block encoder, then the URL alphabet and no padding (RFC 7515 §2).
+    std::string out(4 * ((n + 2) / 3) + 1, '\0');
+    int len = EVP_EncodeBlock(reinterpret_cast<unsigned char *>(&out[0]), p, (int)n);
+    out.resize(len);
+    while (!out.empty() && out.back() == '=') out.pop_back();
+    for (char &c : out) {
+        if (c == '+') c = '-';
+        else if (c == '/') c = '_';
     }
     return out;
 }

@@ -126,11 +126,12 @@ std::string jweEncrypt(const JoseKey &recipient, const Bytes &plaintext, const s
     header["alg"] = alg;
     header["enc"] = enc;
     SecureBytes cek;
+    const SecureBytes *cekp = &cek;  // dir: the recipient's key itself, not a copy
     Bytes encryptedKey;
     if (alg == "dir") {
         if (recipient.secret().size() != cekLen)
             throw Error(Reason::BadInput, "dir needs a symmetric key of the size " + enc + " uses");
-        cek = recipient.secret();
+        cekp = &recipient.secret();
     } else {
         Bytes r = random(cekLen);
         cek.assign(r.begin(), r.end());
@@ -163,7 +164,7 @@ std::string jweEncrypt(const JoseKey &recipient, const Bytes &plaintext, const s
     Bytes iv = random(12), ct(plaintext.size() + 16), tag(16);
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     int n = 0, m = 0;
-    bool ok = EVP_EncryptInit_ex(c, gcm(cekLen), nullptr, cek.data(), iv.data()) > 0 &&
+    bool ok = EVP_EncryptInit_ex(c, gcm(cekLen), nullptr, cekp->data(), iv.data()) > 0 &&
               EVP_EncryptUpdate(c, nullptr, &n, (const unsigned char *)protectedB64.data(), (int)protectedB64.size()) > 0 &&
               EVP_EncryptUpdate(c, ct.data(), &n, plaintext.data(), (int)plaintext.size()) > 0 &&
               EVP_EncryptFinal_ex(c, ct.data() + n, &m) > 0 &&
@@ -171,7 +172,13 @@ std::string jweEncrypt(const JoseKey &recipient, const Bytes &plaintext, const s
     EVP_CIPHER_CTX_free(c);
     if (!ok) throw Error(Reason::Generic, "AES-GCM encryption failed");
     ct.resize((size_t)(n + m));
-    return protectedB64 + "." + b64url(encryptedKey) + "." + b64url(iv) + "." + b64url(ct) + "." + b64url(tag);
+    std::string out = std::move(protectedB64);
+    out.reserve(out.size() + (encryptedKey.size() + ct.size()) * 4 / 3 + 48);
+    for (const Bytes *part : {&encryptedKey, &iv, &ct, &tag}) {
+        out += '.';
+        out += b64url(*part);
+    }
+    return out;
 }
 
 SecureBytes jweDecrypt(const std::string &compact, const JoseKey &key, Json *headerOut) {

@@ -52,6 +52,7 @@ struct SecurityAssociations::Impl {
         std::string ourCredential, peerCredential;
         JoseKey peerKey;
         SecureBytes sendKey, recvKey;
+        JoseKey sendJose, recvJose;  // the same keys for JOSE, made again when they change
         SequenceReplayGuard recvSeq{256};
         uint64_t sendSeq = 0;
         uint64_t savedSend = 0, savedRecv = 0;  // what the store promises (see persist)
@@ -249,9 +250,17 @@ struct SecurityAssociations::Impl {
         return it->second;
     }
 
+    // The JOSE form of an SA key, kept with the SA: a copy per message would be one
+    // more locked allocation each time.
+    static const JoseKey &joseOf(const SecureBytes &key, JoseKey &cached) {
+        if (cached.secret() != key) cached = JoseKey::fromSecret(key);
+        return cached;
+    }
+
     std::string sealWith(Sa &sa, Json body) {
         std::string s = body.dump();
-        return jweEncrypt(JoseKey::fromSecret(sa.sendKey), Bytes(s.begin(), s.end()), "dir", "A256GCM", {{"kid", sa.info.id}});
+        return jweEncrypt(joseOf(sa.sendKey, sa.sendJose), Bytes(s.begin(), s.end()), "dir", "A256GCM",
+                          {{"kid", sa.info.id}});
     }
 
     static std::string kidOf(const std::string &jwe) {
@@ -264,7 +273,7 @@ struct SecurityAssociations::Impl {
     Json openWith(Sa &sa, const std::string &jwe) {
         SecureBytes pt;
         try {
-            pt = jweDecrypt(jwe, JoseKey::fromSecret(sa.recvKey));
+            pt = jweDecrypt(jwe, joseOf(sa.recvKey, sa.recvJose));
         } catch (const Error &) {
             throw Rejected(cause::kDecryptionFailure);
         }
