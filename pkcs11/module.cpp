@@ -8,6 +8,7 @@
 #include <p11-kit/p11-kit.h>
 #include <openssl/err.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rv.h"
@@ -21,11 +22,48 @@ namespace {
 // that registers the handler stays loaded for good (see provider.cpp), so the
 // handler can never point into an unloaded library.
 std::atomic<uint64_t> gForks{0};
-void countFork() { gForks.fetch_add(1, std::memory_order_relaxed); }
+
+// The fork guard (see DeviceEntry): writers preferred, so that a fork is not starved
+// by threads that keep entering the module.
+pthread_rwlock_t gForkGuard;
+thread_local int tEntries = 0;      // DeviceEntry depth of this thread
+thread_local bool tForkHolds = false;
+
+void initForkGuard() {
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&gForkGuard, &a);
+    pthread_rwlockattr_destroy(&a);
+}
+
+void beforeFork() {
+    if (tEntries > 0) return;  // forking from inside a module call: nothing to wait for
+    timespec until{};
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;  // a thread stuck in the module must not hang fork() for good
+    tForkHolds = pthread_rwlock_timedwrlock(&gForkGuard, &until) == 0;
+}
+
+void afterForkInParent() {
+    if (tForkHolds) pthread_rwlock_unlock(&gForkGuard);
+    tForkHolds = false;
+}
+
+void afterForkInChild() {
+    gForks.fetch_add(1, std::memory_order_relaxed);
+    // The child has one thread: a fresh guard (the parent's may be held by threads
+    // the child does not have, if the wait above timed out).
+    tForkHolds = false;
+    initForkGuard();
+}
 
 uint64_t forksSoFar() {
     static std::once_flag once;
-    std::call_once(once, [] { pthread_atfork(nullptr, nullptr, countFork); });
+    std::call_once(once, [] {
+        initForkGuard();
+        pthread_atfork(beforeFork, afterForkInParent, afterForkInChild);
+    });
     return gForks.load(std::memory_order_acquire);
 }
 
@@ -33,6 +71,18 @@ uint64_t forksSoFar() {
 // there (SoftHSM does) may reach secsf again; it must get an error, not a deadlock.
 thread_local bool tInsideInitialize = false;
 }  // namespace
+
+DeviceEntry::DeviceEntry() {
+    if (tEntries++ == 0) {
+        forksSoFar();  // the guard exists from here on
+        held_ = pthread_rwlock_rdlock(&gForkGuard) == 0;
+    }
+}
+
+DeviceEntry::~DeviceEntry() {
+    if (held_) pthread_rwlock_unlock(&gForkGuard);
+    tEntries--;
+}
 
 std::shared_ptr<Module> Module::get(const std::string &path) {
     // Deliberately leaked: see the header on why modules outlive exit handlers.

@@ -13,9 +13,29 @@
 #include <string>
 #include <vector>
 
+#include "secsf/device_call.h"
+
 namespace secsf::p11 {
 
 class Token;
+
+// Where a secsf operation enters a PKCS#11 module. Besides marking the thread as
+// inside a device call, the outermost entry holds the fork guard shared: fork()
+// (through an atfork handler) waits until no thread is inside a module, at most
+// 2 s, so that a child does not inherit a lock that a thread, which does not exist
+// in the child, held inside the module (SoftHSM then deadlocks in the child's
+// C_Finalize). Construct it before taking any secsf lock.
+class DeviceEntry {
+public:
+    DeviceEntry();
+    ~DeviceEntry();
+    DeviceEntry(const DeviceEntry &) = delete;
+    DeviceEntry &operator=(const DeviceEntry &) = delete;
+
+private:
+    DeviceCall inside_;
+    bool held_ = false;
+};
 
 class Module {
 public:

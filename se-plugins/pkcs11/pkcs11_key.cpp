@@ -61,7 +61,7 @@ std::shared_ptr<p11::Token> Pkcs11Key::currentToken(CK_OBJECT_HANDLE &h) {
 // fresh handle after a fork or when another process replaced the object, one
 // retry after a lost login; otherwise an Error naming the key and the token.
 template <class Op> void Pkcs11Key::run(const char *what, Op op) {
-    DeviceCall inside;
+    p11::DeviceEntry inside;  // see pkcs11/module.h
     for (int attempt = 0;; attempt++) {
         CK_OBJECT_HANDLE h;
         auto tok = currentToken(h);

@@ -8,13 +8,13 @@
 namespace secsf {
 
 void Pkcs11Plugin::checkAccess() {
-    DeviceCall inside;  // see secsf/device_call.h
+    p11::DeviceEntry inside;  // see pkcs11/module.h
     auto tok = defaultToken();
     if (tok->loginRequired()) tok->login(pinFor(*tok));
 }
 
 std::vector<KeyListing> Pkcs11Plugin::listKeys() {
-    DeviceCall inside;  // see secsf/device_call.h
+    p11::DeviceEntry inside;  // see pkcs11/module.h
     auto tok = defaultToken();
     p11::PinSource pin = pinFor(*tok);
     if (tok->loginRequired()) tok->login(pin);
@@ -35,7 +35,7 @@ std::vector<KeyListing> Pkcs11Plugin::listKeys() {
 }
 
 void Pkcs11Plugin::deleteKey(const std::string &text) {
-    DeviceCall inside;
+    p11::DeviceEntry inside;  // see pkcs11/module.h
     Found f = find(text);  // exactly one key, or the reason why not
     if (!f.privateKey && !f.publicKey) throw Error(Reason::NotFound, "no key matches " + text);
     p11::Uri key = p11::Uri::parse(f.privateKey ? f.privateKey->uri() : f.publicKey->uri());

@@ -78,7 +78,7 @@ std::shared_ptr<p11::Token> Pkcs11Plugin::defaultToken() {
 }
 
 Found Pkcs11Plugin::find(const std::string &text) {
-    DeviceCall inside;  // see secsf/device_call.h
+    p11::DeviceEntry inside;  // see pkcs11/module.h
     p11::Uri uri = p11::Uri::parse(text);
     std::shared_ptr<p11::Module> module = module_;
     if (auto mp = uri.modulePath()) {
@@ -220,7 +220,7 @@ std::shared_ptr<p11::Token> Pkcs11Plugin::tokenFor(const std::string &where, p11
 }
 
 std::shared_ptr<SeKey> Pkcs11Plugin::generate(const KeyGenRequest &req) {
-    DeviceCall inside;  // see secsf/device_call.h
+    p11::DeviceEntry inside;  // see pkcs11/module.h
     p11::PinSource pin;
     std::shared_ptr<p11::Token> tok = tokenFor(req.where, pin);
     p11::Session s = tok->session();
@@ -293,7 +293,7 @@ std::shared_ptr<SeKey> Pkcs11Plugin::generate(const KeyGenRequest &req) {
 }
 
 Bytes Pkcs11Plugin::random(size_t n) {
-    DeviceCall inside;  // see secsf/device_call.h
+    p11::DeviceEntry inside;  // see pkcs11/module.h
     auto tok = defaultToken();
     p11::Session s = tok->session();
     Bytes out(n);

@@ -36,7 +36,7 @@ const Known kKnown[] = {
 }  // namespace
 
 const Pkcs11Plugin::Probe &Pkcs11Plugin::probe() {
-    DeviceCall inside;  // see secsf/device_call.h
+    p11::DeviceEntry inside;  // see pkcs11/module.h
     std::lock_guard<std::mutex> lk(probeMu_);
     uint64_t gen = module_->generation();
     if (probe_.generation == gen) return probe_;

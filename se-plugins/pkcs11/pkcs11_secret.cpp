@@ -34,7 +34,7 @@ std::shared_ptr<SeKey> makeSecret(const std::string &se, std::shared_ptr<p11::Mo
 }  // namespace
 
 std::shared_ptr<SeKey> Pkcs11Plugin::findSecret(const std::string &text) {
-    DeviceCall inside;  // see secsf/device_call.h
+    p11::DeviceEntry inside;  // see pkcs11/module.h
     p11::Uri uri = p11::Uri::parse(text);
     auto cls = uri.objectClass();
     if (cls && *cls != CKO_SECRET_KEY)
@@ -62,7 +62,7 @@ std::shared_ptr<SeKey> Pkcs11Plugin::findSecret(const std::string &text) {
 
 std::shared_ptr<SeKey> Pkcs11Plugin::importSecret(const SecureBytes &value, const std::string &label,
                                                   const std::string &where) {
-    DeviceCall inside;  // see secsf/device_call.h
+    p11::DeviceEntry inside;  // see pkcs11/module.h
     p11::PinSource pin;
     auto tok = tokenFor(where, pin);
     p11::Session s = tok->session();

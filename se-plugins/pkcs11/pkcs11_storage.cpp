@@ -34,7 +34,7 @@ p11::Session Pkcs11Plugin::storageSession() {
 }
 
 void Pkcs11Plugin::storagePut(const std::string &owner, const std::string &name, const Bytes &data) {
-    DeviceCall inside;  // see secsf/device_call.h
+    p11::DeviceEntry inside;  // see pkcs11/module.h
     std::string app = application(owner);
     if (name.empty()) throw Error(Reason::BadInput, "a stored object needs a name");
     if (data.size() > kMaxObject)
@@ -57,7 +57,7 @@ void Pkcs11Plugin::storagePut(const std::string &owner, const std::string &name,
 }
 
 Bytes Pkcs11Plugin::storageGet(const std::string &owner, const std::string &name) {
-    DeviceCall inside;  // see secsf/device_call.h
+    p11::DeviceEntry inside;  // see pkcs11/module.h
     p11::Session s = storageSession();
     auto found = findData(s, application(owner), &name);
     if (found.empty())
@@ -68,7 +68,7 @@ Bytes Pkcs11Plugin::storageGet(const std::string &owner, const std::string &name
 }
 
 bool Pkcs11Plugin::storageDelete(const std::string &owner, const std::string &name) {
-    DeviceCall inside;  // see secsf/device_call.h
+    p11::DeviceEntry inside;  // see pkcs11/module.h
     p11::Session s = storageSession();
     auto found = findData(s, application(owner), &name);
     for (CK_OBJECT_HANDLE o : found)
@@ -77,7 +77,7 @@ bool Pkcs11Plugin::storageDelete(const std::string &owner, const std::string &na
 }
 
 std::vector<std::string> Pkcs11Plugin::storageList(const std::string &owner) {
-    DeviceCall inside;  // see secsf/device_call.h
+    p11::DeviceEntry inside;  // see pkcs11/module.h
     std::string app = application(owner);
     p11::Session s = storageSession();
     std::vector<std::string> names;
