@@ -86,13 +86,14 @@ _pcsc_private_ns() {
 _pcsc_kill() {
     local pid
     pid=$(cat "$1" 2>/dev/null) || return 0
-    kill "$pid" 2>/dev/null
+    # "|| true": callers may run under set -e (run-bench.sh), and the process may be gone.
+    kill "$pid" 2>/dev/null || true
     for _ in $(seq 50); do
         kill -0 "$pid" 2>/dev/null || break
         [ "$(ps -o stat= -p "$pid" 2>/dev/null)" = "Z" ] && break
         sleep 0.05
     done
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
     rm -f "$1"
 }
