@@ -43,10 +43,7 @@ struct Run {
 
 // The token key's public half (written by run-bench.sh), in the default provider.
 EVP_PKEY *tokenPublic(const Run &r) {
-    std::ifstream f(r.work + "/ec256.pub.der", std::ios::binary);
-    Bytes der((std::istreambuf_iterator<char>(f)), {});
-    const unsigned char *p = der.data();
-    return d2i_PUBKEY_ex(nullptr, &p, (long)der.size(), nullptr, "provider=default");
+    return readPublicDer(r.work + "/ec256.pub.der");
 }
 
 Bytes encodedPoint(EVP_PKEY *k) {
@@ -138,9 +135,7 @@ void child(const Run &r, EVP_PKEY *peer, const Bytes &z, const Bytes &saKeys) {
     if (r.path == "raw-token" || r.path == "raw-copy") {
         rate = rawPath(r, r.path == "raw-copy", peer, z, ok);
     } else {
-        // Only now is the configuration read (and secsf loaded): the parent did not.
-        const char *conf = getenv("OPENSSL_CONF");
-        if (!conf || OSSL_LIB_CTX_load_config(nullptr, conf) != 1) _exit(3);
+        if (!loadConfigNow()) _exit(3);  // the parent did not read it
         EVP_PKEY *mine = r.path == "software" ? nullptr : loadStore("pkcs11:token=bench;object=bench-ec256;type=private");
         EVP_PKEY *soft = nullptr;
         if (r.path == "software") {

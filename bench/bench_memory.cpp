@@ -23,10 +23,8 @@
 #include <thread>
 #include <vector>
 
-#include "../services/jwt.h"
-#include "../services/messages.h"
-#include "../services/security_association.h"
 #include "bench_util.h"
+#include "sa_nodes.h"
 
 using namespace bench;
 namespace svc = secsf::svc;
@@ -40,37 +38,17 @@ double residentMiB() {
     return resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
 }
 
-svc::JoseKey softKey() {
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(nullptr, "provider=default", "EC", "P-256");
-    svc::JoseKey j = svc::JoseKey::fromPkey(k);
-    EVP_PKEY_free(k);
-    return j;
-}
-
 // 10,000 SAs between two nodes (software keys: the bookkeeping is measured, not
 // the token); the responder's memory is reported.
 int associations(int count) {
-    int64_t now = std::time(nullptr);
-    svc::JoseKey maf = softKey(), ka = softKey(), kb = softKey();
-    auto issue = [&](const svc::JoseKey &k) {
-        std::string tid = "tid-" + svc::randomToken(8);
-        svc::Json c = {{"jti", tid}, {"iss", "maf"}, {"sub", tid}, {"aud", "maf"}, {"nbf", now}, {"exp", now + 86400},
-                       {"cnf", {{"jkt", svc::jwkThumbprint(k)}}}};
-        return svc::HeldCredential{tid, svc::jwtIssue(maf, c), now + 86400};
-    };
-    svc::HeldCredential ca = issue(ka), cb = issue(kb);
-    svc::SaConfig a, b;
-    a.credential = ca, a.key = ka, b.credential = cb, b.key = kb;
-    a.mafKey = b.mafKey = maf.publicKey();
-    a.mafName = b.mafName = "maf";
-    a.maxSkew = b.maxSkew = 3600;
-    svc::SecurityAssociations A(a), B(b);
+    bench::SaNodes nodes;
+    svc::SecurityAssociations &A = *nodes.A, &B = *nodes.B;
     // Warm up (first fetches, JSON tables) before the baseline.
-    std::string first = A.onEstablished(B.handle(A.onAccept(B.handle(A.initiate(cb.id, "")))));
+    std::string first = nodes.establish();
     double before = residentMiB();
     std::vector<std::string> ids;
     for (int i = 1; i < count; i++)
-        ids.push_back(A.onEstablished(B.handle(A.onAccept(B.handle(A.initiate(cb.id, ""))))));
+        ids.push_back(nodes.establish());
     double after = residentMiB();
     // Every SA still works: a message over the last one opens on the other side.
     bool ok = B.open(A.seal(ids.back(), "check")) == svc::Json("check") && B.open(A.seal(first, "x")) == svc::Json("x");
@@ -115,8 +93,7 @@ int addKeys(const std::string &module, const std::string &prefix, int count) {
 }
 
 int keys(const std::string &prefix, int count) {
-    const char *conf = getenv("OPENSSL_CONF");
-    if (!conf || OSSL_LIB_CTX_load_config(nullptr, conf) != 1) return 3;
+    if (!loadConfigNow()) return 3;
     EVP_PKEY *warm = loadStore("pkcs11:token=bench;object=" + prefix + "0;type=private");
     EVP_PKEY_free(warm);
     double before = residentMiB();
@@ -139,13 +116,9 @@ int keys(const std::string &prefix, int count) {
 }
 
 int longRun(long ops, const std::string &work) {
-    const char *conf = getenv("OPENSSL_CONF");
-    if (!conf || OSSL_LIB_CTX_load_config(nullptr, conf) != 1) return 3;
+    if (!loadConfigNow()) return 3;
     EVP_PKEY *k = loadStore("pkcs11:token=bench;object=bench-ec256;type=private");
-    std::ifstream f(work + "/ec256.pub.der", std::ios::binary);
-    Bytes der((std::istreambuf_iterator<char>(f)), {});
-    const unsigned char *p = der.data();
-    EVP_PKEY *pub = d2i_PUBKEY_ex(nullptr, &p, (long)der.size(), nullptr, "provider=default");
+    EVP_PKEY *pub = readPublicDer(work + "/ec256.pub.der");
     if (!k || !pub) return 4;
     unsigned char dg[32] = {1};
     std::atomic<long> done{0};

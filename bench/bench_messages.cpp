@@ -14,43 +14,18 @@
 #include <string>
 #include <vector>
 
-#include "../services/jwt.h"
 #include "bench_util.h"
-#include "../services/messages.h"
-#include "../services/security_association.h"
+#include "sa_nodes.h"
 
 using namespace secsf::svc;
 using bench::median;
 using bench::perSecond;
 
-namespace {
-
-JoseKey softKey() {
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(nullptr, "provider=default", "EC", "P-256");
-    JoseKey j = JoseKey::fromPkey(k);
-    EVP_PKEY_free(k);
-    return j;
-}
-
-
-}  // namespace
-
 int main() {
     int64_t now = std::time(nullptr);
-    Clock clock = [&now] { return now; };
-    JoseKey maf = softKey(), ka = softKey(), kb = softKey();
-    auto issue = [&](const JoseKey &k) {
-        std::string tid = "tid-" + randomToken(8);
-        Json c = {{"jti", tid}, {"iss", "maf"}, {"sub", tid}, {"aud", "maf"}, {"nbf", now}, {"exp", now + 86400},
-                  {"cnf", {{"jkt", jwkThumbprint(k)}}}};
-        return HeldCredential{tid, jwtIssue(maf, c), now + 86400};
-    };
-    HeldCredential ca = issue(ka), cb = issue(kb);
-    SaConfig a{ca, ka, maf.publicKey(), "maf"}, b{cb, kb, maf.publicKey(), "maf"};
-    a.clock = b.clock = clock;
-    a.maxSkew = b.maxSkew = 3600;
-    SecurityAssociations A(a), B(b);
-    std::string id = A.onEstablished(B.handle(A.onAccept(B.handle(A.initiate(cb.id, "")))));
+    bench::SaNodes nodes([now] { return now; });
+    SecurityAssociations &A = *nodes.A, &B = *nodes.B;
+    std::string id = nodes.establish();
 
     unsigned char key[32], iv[12], tag[16];
     RAND_bytes(key, sizeof key);

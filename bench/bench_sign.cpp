@@ -56,10 +56,7 @@ const char *kMsg = "oneM2M request primitive to be signed by the node key";
 // The public key of the benchmarked key, as a default-provider key (for checking).
 EVP_PKEY *publicKey(const Opts &o) {
     std::string prefix = o.mode == "secsf-tpm-file" ? "tpm-file-" : o.mode.find("tpm") != std::string::npos ? "tpm-" : "";
-    std::ifstream f(o.work + "/" + prefix + o.alg + ".pub.der", std::ios::binary);
-    Bytes der((std::istreambuf_iterator<char>(f)), {});
-    const unsigned char *p = der.data();
-    return d2i_PUBKEY_ex(nullptr, &p, (long)der.size(), nullptr, "provider=default");
+    return readPublicDer(o.work + "/" + prefix + o.alg + ".pub.der");
 }
 
 bool isEc(const std::string &alg) { return alg.compare(0, 2, "ec") == 0; }

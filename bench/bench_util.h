@@ -3,12 +3,15 @@
 #pragma once
 #include <openssl/evp.h>
 #include <openssl/store.h>
+#include <openssl/x509.h>
 #include <p11-kit/p11-kit.h>
 #include <p11-kit/pkcs11.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -46,6 +49,22 @@ inline EVP_PKEY *loadStore(const std::string &uri) {
     }
     OSSL_STORE_close(s);
     return k;
+}
+
+// A public key from a DER file (run-bench.sh writes NAME.pub.der), in the default
+// provider: what results are checked with. Null if unreadable.
+inline EVP_PKEY *readPublicDer(const std::string &path) {
+    std::ifstream f(path, std::ios::binary);
+    Bytes der((std::istreambuf_iterator<char>(f)), {});
+    const unsigned char *p = der.data();
+    return d2i_PUBKEY_ex(nullptr, &p, (long)der.size(), nullptr, "provider=default");
+}
+
+// Reads $OPENSSL_CONF (loading secsf) in a process that started without reading
+// any configuration, so that a raw path forked from it has no provider loaded.
+inline bool loadConfigNow() {
+    const char *conf = getenv("OPENSSL_CONF");
+    return conf && OSSL_LIB_CTX_load_config(nullptr, conf) == 1;
 }
 
 // The benchmark token (first slot, PIN 1234) through raw PKCS#11: module

@@ -51,8 +51,7 @@ struct SecurityAssociations::Impl {
         SaInfo info;
         std::string ourCredential, peerCredential;
         JoseKey peerKey;
-        SecureBytes sendKey, recvKey;
-        JoseKey sendJose, recvJose;  // the same keys for JOSE, made again when they change
+        JoseKey sendKey, recvKey;  // AES-256-GCM, one per direction (as JOSE dir keys)
         SequenceReplayGuard recvSeq{256};
         uint64_t sendSeq = 0;
         uint64_t savedSend = 0, savedRecv = 0;  // what the store promises (see persist)
@@ -82,7 +81,8 @@ struct SecurityAssociations::Impl {
         Json r = {{"id", sa.info.id}, {"peer", sa.info.peer}, {"suite", sa.info.suite}, {"expires", sa.info.expires},
                   {"valid", sa.info.valid}, {"initiator", sa.info.initiator}, {"ours", sa.ourCredential},
                   {"theirs", sa.peerCredential}, {"peerKey", sa.peerKey.publicJwk()},
-                  {"send", b64url(sa.sendKey.data(), sa.sendKey.size())}, {"recv", b64url(sa.recvKey.data(), sa.recvKey.size())},
+                  {"send", b64url(sa.sendKey.secret().data(), sa.sendKey.secret().size())},
+                  {"recv", b64url(sa.recvKey.secret().data(), sa.recvKey.secret().size())},
                   {"sendSeq", sa.savedSend}, {"recvSeq", sa.savedRecv}, {"challenge", sa.challenge},
                   {"expectedConfirm", sa.expectedConfirm}};
         std::string s = r.dump();
@@ -108,8 +108,8 @@ struct SecurityAssociations::Impl {
             sa.peerCredential = r["theirs"];
             sa.peerKey = JoseKey::fromJwk(r["peerKey"]);
             Bytes send = unb64url(r["send"]), recv = unb64url(r["recv"]);
-            sa.sendKey.assign(send.begin(), send.end());
-            sa.recvKey.assign(recv.begin(), recv.end());
+            sa.sendKey = JoseKey::fromSecret(SecureBytes(send.begin(), send.end()));
+            sa.recvKey = JoseKey::fromSecret(SecureBytes(recv.begin(), recv.end()));
             OPENSSL_cleanse(send.data(), send.size());
             OPENSSL_cleanse(recv.data(), recv.size());
             sa.sendSeq = sa.savedSend = r["sendSeq"].get<uint64_t>();
@@ -158,8 +158,8 @@ struct SecurityAssociations::Impl {
         SecureBytes z = ecdhSecret(cfg.key, peer);
         SecureBytes k = hkdf(z, sa.info.id, "oneM2M SA " + initiator + " " + responder, 64);
         SecureBytes i2r(k.begin(), k.begin() + 32), r2i(k.begin() + 32, k.end());
-        sa.sendKey = sa.info.initiator ? i2r : r2i;
-        sa.recvKey = sa.info.initiator ? r2i : i2r;
+        sa.sendKey = JoseKey::fromSecret(sa.info.initiator ? i2r : r2i);
+        sa.recvKey = JoseKey::fromSecret(sa.info.initiator ? r2i : i2r);
     }
 
     void makeRoom() {
@@ -208,11 +208,11 @@ struct SecurityAssociations::Impl {
         sa.peerKey = v.key;
         deriveKeys(sa, JoseKey::fromJwk(v.body["initiatorKey"]), v.holder, cfg.credential.id);
         sa.challenge = randomToken();
-        sa.expectedConfirm = mac(sa.recvKey, "initiator confirms " + sa.info.id);
+        sa.expectedConfirm = mac(sa.recvKey.secret(), "initiator confirms " + sa.info.id);
         Json body = {{"type", "SaAccept"}, {"result", "Success"}, {"inReplyTo", inReplyTo}, {"saId", sa.info.id},
                      {"securityAssociation", suite}, {"responder", cfg.credential.id}, {"credential", cfg.credential.jwt},
                      {"responderKey", cfg.key.publicJwk()}, {"challengeResponse", member(v.body, "challenge")},
-                     {"keyConfirmation", mac(sa.sendKey, "responder confirms " + sa.info.id)},
+                     {"keyConfirmation", mac(sa.sendKey.secret(), "responder confirms " + sa.info.id)},
                      {"initiatorChallenge", sa.challenge}, {"expires", sa.info.expires}, {"nonce", randomToken()}};
         std::string id = sa.info.id;
         persist(sa);
@@ -250,16 +250,9 @@ struct SecurityAssociations::Impl {
         return it->second;
     }
 
-    // The JOSE form of an SA key, kept with the SA: a copy per message would be one
-    // more locked allocation each time.
-    static const JoseKey &joseOf(const SecureBytes &key, JoseKey &cached) {
-        if (cached.secret() != key) cached = JoseKey::fromSecret(key);
-        return cached;
-    }
-
     std::string sealWith(Sa &sa, Json body) {
         std::string s = body.dump();
-        return jweEncrypt(joseOf(sa.sendKey, sa.sendJose), Bytes(s.begin(), s.end()), "dir", "A256GCM",
+        return jweEncrypt(sa.sendKey, Bytes(s.begin(), s.end()), "dir", "A256GCM",
                           {{"kid", sa.info.id}});
     }
 
@@ -273,7 +266,7 @@ struct SecurityAssociations::Impl {
     Json openWith(Sa &sa, const std::string &jwe) {
         SecureBytes pt;
         try {
-            pt = jweDecrypt(jwe, joseOf(sa.recvKey, sa.recvJose));
+            pt = jweDecrypt(jwe, sa.recvKey);
         } catch (const Error &) {
             throw Rejected(cause::kDecryptionFailure);
         }
@@ -281,13 +274,13 @@ struct SecurityAssociations::Impl {
     }
 
     void rekey(Sa &sa, const std::string &a, const std::string &b) {
-        SecureBytes both = sa.info.initiator ? sa.sendKey : sa.recvKey;  // i2r first, then r2i
-        const SecureBytes &r2i = sa.info.initiator ? sa.recvKey : sa.sendKey;
+        SecureBytes both = (sa.info.initiator ? sa.sendKey : sa.recvKey).secret();  // i2r first, then r2i
+        const SecureBytes &r2i = (sa.info.initiator ? sa.recvKey : sa.sendKey).secret();
         both.insert(both.end(), r2i.begin(), r2i.end());
         SecureBytes k = hkdf(both, a + b, "oneM2M SA update " + sa.info.id, 64);
         SecureBytes i2r(k.begin(), k.begin() + 32), nr2i(k.begin() + 32, k.end());
-        sa.sendKey = sa.info.initiator ? i2r : nr2i;
-        sa.recvKey = sa.info.initiator ? nr2i : i2r;
+        sa.sendKey = JoseKey::fromSecret(sa.info.initiator ? i2r : nr2i);
+        sa.recvKey = JoseKey::fromSecret(sa.info.initiator ? nr2i : i2r);
     }
 
     void rename(const std::string &from, const std::string &to) {
@@ -314,8 +307,8 @@ struct SecurityAssociations::Impl {
         if (!sa.info.valid) return refuse(cause::kSaInvalid);
         if (m.value("type", "") == "SaRemove") {
             sa.info.valid = false;
-            sa.sendKey.clear();
-            sa.recvKey.clear();
+            sa.sendKey = JoseKey();
+            sa.recvKey = JoseKey();
             forget(id);
             return signedMessage({{"type", "SaRemoved"}, {"result", "Accepted"}, {"saId", id}, {"nonce", randomToken()}});
         }
@@ -378,11 +371,11 @@ Bytes SecurityAssociations::onAccept(const Bytes &accept) {
     sa.peerCredential = v.holder;
     sa.peerKey = v.key;
     d_->deriveKeys(sa, JoseKey::fromJwk(v.body["responderKey"]), d_->cfg.credential.id, v.holder);
-    if (member(v.body, "keyConfirmation") != mac(sa.recvKey, "responder confirms " + sa.info.id))
+    if (member(v.body, "keyConfirmation") != mac(sa.recvKey.secret(), "responder confirms " + sa.info.id))
         throw Error(Reason::BadInput, "the responder's key confirmation does not match: not the same keys");
     Bytes confirm = d_->signedMessage({{"type", "SaConfirm"}, {"saId", sa.info.id},
                                        {"challengeResponse", member(v.body, "initiatorChallenge")},
-                                       {"keyConfirmation", mac(sa.sendKey, "initiator confirms " + sa.info.id)},
+                                       {"keyConfirmation", mac(sa.sendKey.secret(), "initiator confirms " + sa.info.id)},
                                        {"nonce", randomToken()}});
     std::string id = sa.info.id;
     d_->persist(sa);
@@ -500,8 +493,8 @@ void SecurityAssociations::onRemoved(const Bytes &answer) {
     auto it = d_->sas.find(id);
     if (it == d_->sas.end()) throw Error(Reason::BadInput, "an answer about an SA we do not have");
     Json m = verifiedMessage(text, it->second.peerKey, "SaRemoved");
-    it->second.sendKey.clear();
-    it->second.recvKey.clear();
+    it->second.sendKey = JoseKey();
+    it->second.recvKey = JoseKey();
     d_->forget(id);
     if (m.value("result", "") != "Accepted") throw Rejected(m.value("cause", cause::kAdministrative));
 }
@@ -512,8 +505,8 @@ int SecurityAssociations::removeForCredential(const std::string &credentialId) {
     for (auto &[id, sa] : d_->sas)
         if (sa.info.valid && (sa.ourCredential == credentialId || sa.peerCredential == credentialId)) {
             sa.info.valid = false;
-            sa.sendKey.clear();
-            sa.recvKey.clear();
+            sa.sendKey = JoseKey();
+            sa.recvKey = JoseKey();
             d_->forget(id);
             n++;
         }
