@@ -1,6 +1,7 @@
 #include "config_values.h"
 
 #include <cctype>
+#include <sstream>
 
 #include "secsf/error.h"
 
@@ -59,11 +60,11 @@ uint32_t parsePersistentHandle(const std::string &key, const std::string &value)
 
 std::map<std::string, int> parseFunctionLevels(const std::string &key, const std::string &value) {
     std::map<std::string, int> out;
-    size_t pos = 0;
-    while (pos <= value.size() && !trimmed(value.substr(pos)).empty()) {
-        size_t comma = value.find(',', pos);
-        std::string item = value.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-        pos = comma == std::string::npos ? value.size() + 1 : comma + 1;
+    if (trimmed(value).empty()) return out;
+    std::istringstream items(value);
+    std::string item;
+    while (std::getline(items, item, ',')) {
+        if (items.eof() && trimmed(item).empty()) break;  // "a=1, " ends in a blank
         size_t eq = item.find('=');
         if (eq == std::string::npos) bad(key, value, "each item is function=level, e.g. signature=2,secure-storage=3");
         std::string name = trimmed(item.substr(0, eq));
