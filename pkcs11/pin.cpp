@@ -2,8 +2,14 @@
 
 #include <openssl/crypto.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "secsf/error.h"
 
@@ -52,6 +58,21 @@ std::string PinSource::describe() const {
     }
 }
 
+void checkSecretFile(const std::string &what, const struct stat &st) {
+    uid_t me = geteuid();
+    if (st.st_uid != me && st.st_uid != 0)
+        throw Error(Reason::Config, what + " belongs to uid " + std::to_string(st.st_uid) +
+                                        ", not to this process's user (uid " + std::to_string(me) +
+                                        ") or root: a secret must be owned by who uses it");
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        char mode[8];
+        snprintf(mode, sizeof mode, "%04o", (unsigned)(st.st_mode & 07777));
+        throw Error(Reason::Config, what + " is open to group or others (mode " + mode +
+                                        "): a secret file must be readable by its owner only "
+                                        "(chmod 600)");
+    }
+}
+
 SecureString PinSource::read() const {
     switch (kind_) {
     case Kind::Value:
@@ -63,11 +84,20 @@ SecureString PinSource::read() const {
         return SecureString(v);
     }
     case Kind::File: {
-        FILE *f = fopen(where_.c_str(), "re");
-        if (!f) throw Error(Reason::PinRequired, "cannot read " + describe());
+        // O_NONBLOCK: a FIFO or a device named as the PIN file must not hang the caller.
+        int fd = open(where_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) throw Error(Reason::PinRequired, "cannot read " + describe() + " (" +
+                                                         std::string(strerror(errno)) + ")");
+        struct stat st {};
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            throw Error(Reason::Config, describe() + " is not a regular file");
+        }
+        checkSecretFile(describe(), st);
         char buf[256];
-        size_t n = fread(buf, 1, sizeof buf, f);
-        fclose(f);
+        ssize_t got = ::read(fd, buf, sizeof buf);
+        close(fd);
+        size_t n = got > 0 ? (size_t)got : 0;
         // A trailing newline is how every editor and `echo` writes a file.
         while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) n--;
         SecureString out(std::string(buf, n));

@@ -2,12 +2,19 @@
 // ("file:/path" or a bare absolute path, as RFC 7512 allows) or an environment
 // variable ("env:NAME"). The PIN is read when a login needs it and wiped after.
 #pragma once
+#include <sys/stat.h>
+
 #include <optional>
 #include <string>
 
 #include "secsf/secure_string.h"
 
 namespace secsf::p11 {
+
+// Refuses (Error(Config), with a sentence naming `what` and the fix) a secret file
+// that is open to group or others or owned by someone else than this process's
+// user or root, as OpenSSH does for private keys.
+void checkSecretFile(const std::string &what, const struct stat &st);
 
 class PinSource {
 public:

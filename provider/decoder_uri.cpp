@@ -14,6 +14,7 @@
 #include "object_emit.h"
 #include "provider.h"
 #include "uri_pem.h"
+#include "../se-plugins/key_file_uri.h"
 
 namespace secsf::prov {
 namespace {
@@ -45,6 +46,7 @@ Found lookup(ProvCtx *ctx, const std::string &uri) {
         tLookup = nullptr;
         return f;
     }
+    checkKeyFileUri(ctx->registry, uri);
     Found f = ctx->registry.forUri(uri).find(uri);
     if (!f.privateKey && !f.publicKey)
         throw Error(Reason::NotFound, "the key named in the SECSF KEY file is gone");

@@ -77,4 +77,43 @@ std::map<std::string, int> parseFunctionLevels(const std::string &key, const std
     return out;
 }
 
+std::vector<std::string> parseList(const std::string &value) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char ch : value + ' ') {
+        if (ch != ' ' && ch != '\t' && ch != ',') {
+            cur += ch;
+        } else if (!cur.empty()) {
+            out.push_back(cur);
+            cur.clear();
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> parsePathList(const std::string &key, const std::string &value) {
+    std::vector<std::string> out = parseList(value);
+    for (const std::string &p : out)
+        if (p[0] != '/') bad(key, value, "'" + p + "' is not an absolute path");
+    return out;
+}
+
+std::map<std::string, std::string> parseTokenPinSources(const std::string &key, const std::string &value) {
+    std::map<std::string, std::string> out;
+    std::istringstream items(value);
+    std::string item;
+    while (std::getline(items, item, ',')) {
+        if (trimmed(item).empty()) continue;
+        size_t eq = item.find('=');
+        std::string label = eq == std::string::npos ? std::string() : trimmed(item.substr(0, eq));
+        std::string source = eq == std::string::npos ? std::string() : trimmed(item.substr(eq + 1));
+        if (label.empty() || source.empty())
+            bad(key, value, "each item is token-label=pin-source, e.g. node2=file:/etc/secsf/node2.pin");
+        if (label.size() > 32) bad(key, value, "'" + label + "' is longer than a token label (32 bytes)");
+        if (out.count(label)) bad(key, value, "token '" + label + "' is given twice");
+        out[label] = source;
+    }
+    return out;
+}
+
 }  // namespace secsf

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace secsf {
 
@@ -17,5 +18,15 @@ uint32_t parsePersistentHandle(const std::string &key, const std::string &value)
 // "signature=2, secure-storage=3": function name -> minimum level. Names are
 // lower-case letters, digits and '-'; each name at most once.
 std::map<std::string, int> parseFunctionLevels(const std::string &key, const std::string &value);
+
+// Items separated by spaces or commas; none of them empty.
+std::vector<std::string> parseList(const std::string &value);
+
+// "/usr/lib/a.so /usr/lib/b.so" (spaces or commas between): absolute paths only.
+std::vector<std::string> parsePathList(const std::string &key, const std::string &value);
+
+// "node2=file:/etc/secsf/node2.pin, node3=env:NODE3_PIN": token label -> PIN source.
+// A label is everything before the first '=' (trimmed); each label at most once.
+std::map<std::string, std::string> parseTokenPinSources(const std::string &key, const std::string &value);
 
 }  // namespace secsf

@@ -9,9 +9,10 @@ namespace secsf {
 
 const std::vector<std::string> &configKeys() {
     static const std::vector<std::string> keys = {
-        "pkcs11-module-path", "pkcs11-token", "pkcs11-pin-source", "pkcs11-se-name", "pkcs11-security-level",
+        "pkcs11-module-path", "pkcs11-token", "pkcs11-pin-source", "pkcs11-token-pin-sources",
+        "pkcs11-allowed-modules", "pkcs11-se-name", "pkcs11-security-level",
         "tpm2-tcti", "tpm2-se-name", "tpm2-parent-handle", "tpm2-owner-auth-source", "tpm2-lock-file",
-        "tpm2-storage-dir", "tpm2-security-level", "pcsc-reader", "pcsc-pin-source", "pcsc-management-key-source",
+        "tpm2-storage-dir", "tpm2-auth-sources", "tpm2-security-level", "pcsc-reader", "pcsc-pin-source", "pcsc-management-key-source",
         "pcsc-management-key-alg", "pcsc-se-name", "pcsc-security-level", "default-se", "access-policy",
         "access-policy-signer", "function-levels"};
     return keys;
@@ -23,6 +24,8 @@ void configureRegistry(SeRegistry &registry, const ConfigGetter &get) {
     pc.modulePath = get("pkcs11-module-path");
     pc.token = get("pkcs11-token");
     pc.pinSource = get("pkcs11-pin-source");
+    pc.tokenPinSources = parseTokenPinSources("pkcs11-token-pin-sources", get("pkcs11-token-pin-sources"));
+    pc.allowedModules = parsePathList("pkcs11-allowed-modules", get("pkcs11-allowed-modules"));
     if (!get("pkcs11-se-name").empty()) pc.name = get("pkcs11-se-name");
     if (!get("pkcs11-security-level").empty()) pc.securityLevel = levelOf("pkcs11-security-level");
     if (!pc.modulePath.empty()) registry.add(std::make_shared<Pkcs11Plugin>(pc));
@@ -35,6 +38,7 @@ void configureRegistry(SeRegistry &registry, const ConfigGetter &get) {
     tc.ownerAuthSource = get("tpm2-owner-auth-source");
     tc.lockFile = get("tpm2-lock-file");
     tc.storageDir = get("tpm2-storage-dir");
+    tc.authSources = parseList(get("tpm2-auth-sources"));
     if (!get("tpm2-security-level").empty()) tc.securityLevel = levelOf("tpm2-security-level");
     if (!tc.tcti.empty()) registry.add(std::make_shared<tpm2::Plugin>(tc));
 

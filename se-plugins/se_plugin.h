@@ -135,6 +135,9 @@ public:
     virtual uint32_t capabilities() = 0;
     virtual SeInfo info() = 0;
     virtual bool handlesUri(const std::string &uri) const = 0;
+    // The PIN / authorization-value sources the configuration declares for this SE:
+    // the only ones a key file may name (see key_file_uri.h).
+    virtual std::vector<std::string> declaredSecretSources() const { return {}; }
 
     // Throws Error(NotFound/Ambiguous/PinRequired...) with a sentence.
     virtual Found find(const std::string &uri) = 0;

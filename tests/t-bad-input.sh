@@ -9,7 +9,7 @@ echo data >data
 load() { timeout 30 openssl pkey -in "$1" -pubout -out /dev/null; }
 
 # PINs
-printf '9999\n' >wrong.pin
+printf '9999\n' >wrong.pin && chmod 600 wrong.pin
 secsf_conf wrong.cnf node1 "$WORK/wrong.pin"
 check_fails "wrong PIN in the configuration" "rejected the PIN" \
     env OPENSSL_CONF=wrong.cnf timeout 30 openssl pkey -in "$K" -pubout

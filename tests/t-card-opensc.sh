@@ -21,6 +21,7 @@ check "OpenSC's PKCS#11 module shows a PIV token" sh -c "pkcs11-tool --module '$
 
 # The default 3DES management key of PIV test cards, as piv-tool reads it.
 printf '010203040506070801020304050607080102030405060708' >mgmt.key
+chmod 600 mgmt.key
 export PIV_EXT_AUTH_KEY="$WORK/mgmt.key"
 # piv-tool 0.23 on OpenSSL 3 cannot write the public key it receives (-o), so the
 # key is taken from its own APDU trace: the GENERATE response (7F49 86 point).

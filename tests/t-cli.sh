@@ -14,7 +14,9 @@ at_exit "swtpm_stop '$TPM'"
 pcsc_start "$CARD" && card_insert "$CARD" || { not_ok "pcscd and the test card start"; exit 0; }
 at_exit "pcsc_stop '$CARD'"
 printf '123456\n' >card.pin
+chmod 600 card.pin
 printf '010203040506070801020304050607080102030405060708\n' >card.mgmt
+chmod 600 card.mgmt
 cp openssl.cnf token-only.cnf
 cat >>openssl.cnf <<CONF
 tpm2-tcti = $(swtpm_tcti "$TPM")
@@ -100,7 +102,7 @@ broken() {  # NAME SED-EXPRESSION
 }
 broken badmodule "s|^pkcs11-module-path = .*|pkcs11-module-path = /nonexistent/libnothing.so|"
 broken nosuchtoken "s|^pkcs11-token = .*|pkcs11-token = nosuch|"
-printf '9999\n' >wrong.pin
+printf '9999\n' >wrong.pin && chmod 600 wrong.pin
 broken wrongpin "s|^pkcs11-pin-source = .*|pkcs11-pin-source = file:$WORK/wrong.pin|"
 mkdir -p notafile.pin
 broken unreadable "s|^pkcs11-pin-source = .*|pkcs11-pin-source = file:$WORK/notafile.pin|"

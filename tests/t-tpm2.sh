@@ -9,9 +9,12 @@ TPM="$WORK/tpm"
 swtpm_start "$TPM" || { not_ok "swtpm starts"; exit 0; }
 at_exit "swtpm_stop '$TPM'"
 echo "tpm2-tcti = $(swtpm_tcti "$TPM")" >>openssl.cnf
+# The authorization source that key files (rsa.pem below) may name.
+echo "tpm2-auth-sources = file:$WORK/key.auth" >>openssl.cnf
 soft() { OPENSSL_CONF=/dev/null openssl "$@"; }
 echo "signed in the TPM" >data
 printf 'tpm-key-auth\n' >key.auth
+chmod 600 key.auth
 
 gen() {  # ALG OPT LABEL URI
     openssl genpkey -propquery provider=secsf -algorithm "$1" -pkeyopt "$2" -pkeyopt "secsf.label:$3" \
@@ -20,6 +23,10 @@ gen() {  # ALG OPT LABEL URI
 check "EC P-256 key wrapped on disk" gen EC group:P-256 ec256 "tpm2:file=$WORK/ec256.tpm2"
 check "EC P-384 key persistent at 0x81000010" gen EC group:P-384 ec384 "tpm2:handle=0x81000010"
 check "RSA 2048 key with an authorization value" gen RSA bits:2048 rsa "tpm2:file=$WORK/rsa.tpm2?pin-source=file:$WORK/key.auth"
+cp openssl.cnf undeclared.cnf
+sed -i '/tpm2-auth-sources/d' undeclared.cnf
+check_fails "a TPM key file naming an undeclared authorization source is refused" "tpm2-auth-sources" \
+    env OPENSSL_CONF=undeclared.cnf openssl dgst -sha256 -sign rsa.pem -out /dev/null data
 check "the wrapped key file is not a private key in the clear" sh -c "! grep -q 'PRIVATE KEY' ec256.tpm2"
 for k in ec256 ec384 rsa; do
     check "$k: public key through secsf" openssl pkey -in "$k.pem" -pubout -out "$k.pub"
@@ -105,7 +112,7 @@ check "  and verifies" soft dgst -sha384 -verify ec384.pub -signature after384.s
 
 # Bad input and faults. The wrong authorization value comes last: the TPM's
 # dictionary-attack protection then locks the keys that have an authorization value.
-printf 'wrong\n' >wrong.auth
+printf 'wrong\n' >wrong.auth && chmod 600 wrong.auth
 check_fails "missing handle" "no key at TPM handle 0x81000099" openssl pkey -in 'tpm2:handle=0x81000099' -pubout
 check_fails "missing key file" "cannot be read" openssl pkey -in "tpm2:file=$WORK/none.tpm2" -pubout
 check_fails "not a persistent handle" "not a persistent handle" openssl pkey -in 'tpm2:handle=0x80000001' -pubout

@@ -2,6 +2,7 @@
 // private key in a private SoftHSM token through the secsf provider — a MAF/MZF, an
 // IN-CSE and two field nodes. Prints who did what and what came of it; exits 0 only
 // if every step behaved as stated.
+#include <sys/stat.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/provider.h>
@@ -71,6 +72,8 @@ template <class F> std::string refusal(F f) {
 
 int cmdDemo(Context &c, const Args &a) {
     Options o = parseOptions(a, {"module", "pkcs11-module", "dir"}, {"keep"});
+    // The PIN file, the token and the services' state are secrets: owner only.
+    umask(077);
     std::string dir = o.get("dir");
     if (dir.empty()) {
         char tmpl[] = "/tmp/secsf-demo.XXXXXX";

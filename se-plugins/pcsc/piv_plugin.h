@@ -29,6 +29,9 @@ public:
     std::string name() const override { return cfg_.name; }
     int securityLevel() const override { return cfg_.securityLevel; }
     uint32_t capabilities() override { return CapSign | CapDecrypt | CapDerive | CapKeyGen | CapStorage; }
+    std::vector<std::string> declaredSecretSources() const override {
+        return cfg_.pinSource.empty() ? std::vector<std::string>{} : std::vector<std::string>{cfg_.pinSource};
+    }
     SeInfo info() override;
     bool handlesUri(const std::string &uri) const override { return uri.compare(0, 4, "piv:") == 0; }
 

@@ -1,5 +1,7 @@
 #include "pkcs11_plugin.h"
 
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 
 #include "../../pkcs11/mechanisms.h"
@@ -41,12 +43,20 @@ Pkcs11Plugin::Pkcs11Plugin(Pkcs11Config cfg) : cfg_(std::move(cfg)) {
     if (cfg_.modulePath.empty())
         throw Error(Reason::Config, "SE '" + cfg_.name + "' has no pkcs11-module-path");
     if (!cfg_.pinSource.empty()) p11::PinSource::fromSource(cfg_.pinSource);  // validate
+    for (auto &[label, source] : cfg_.tokenPinSources) p11::PinSource::fromSource(source);
     if (cfg_.token.compare(0, 7, "pkcs11:") == 0) tokenUri_ = p11::Uri::parse(cfg_.token);
     module_ = p11::Module::get(cfg_.modulePath);
 }
 
 bool Pkcs11Plugin::handlesUri(const std::string &uri) const {
     return uri.compare(0, 7, "pkcs11:") == 0;
+}
+
+std::vector<std::string> Pkcs11Plugin::declaredSecretSources() const {
+    std::vector<std::string> out;
+    if (!cfg_.pinSource.empty()) out.push_back(cfg_.pinSource);
+    for (auto &[label, source] : cfg_.tokenPinSources) out.push_back(source);
+    return out;
 }
 
 bool Pkcs11Plugin::isConfiguredToken(const p11::Token &t) const {
@@ -56,10 +66,40 @@ bool Pkcs11Plugin::isConfiguredToken(const p11::Token &t) const {
 }
 
 p11::PinSource Pkcs11Plugin::pinFor(const p11::Token &t) const {
-    // Never offer one token's PIN to another: a wrong PIN costs a retry.
+    // Never offer one token's PIN to another (a wrong PIN costs a retry), nor to a
+    // token of the same label in another module.
+    if (t.module() != module_.get()) return {};
     if (!cfg_.pinSource.empty() && isConfiguredToken(t))
         return p11::PinSource::fromSource(cfg_.pinSource);
+    auto it = cfg_.tokenPinSources.find(t.label());
+    if (it != cfg_.tokenPinSources.end()) return p11::PinSource::fromSource(it->second);
     return {};
+}
+
+std::shared_ptr<p11::Module> Pkcs11Plugin::moduleFor(const p11::Uri &uri) {
+    auto mp = uri.modulePath();
+    auto mn = uri.moduleName();
+    if (!mp && !mn) return module_;
+    // Compared as the files they are, so /usr/lib/x/../x/m.so is m.so, but loaded
+    // by the path the configuration gives: the URI's text never reaches dlopen().
+    auto same = [](const std::string &a, const std::string &b) {
+        if (a == b) return true;
+        char ra[PATH_MAX], rb[PATH_MAX];
+        return realpath(a.c_str(), ra) && realpath(b.c_str(), rb) && strcmp(ra, rb) == 0;
+    };
+    std::vector<std::string> declared{cfg_.modulePath};
+    declared.insert(declared.end(), cfg_.allowedModules.begin(), cfg_.allowedModules.end());
+    for (const std::string &path : declared) {
+        if (mp && !same(*mp, path)) continue;
+        if (mn && !moduleNameMatches(*mn, path)) continue;
+        return path == cfg_.modulePath ? module_ : p11::Module::get(path);
+    }
+    std::string named = mp ? "module-path '" + *mp + "'" : "module-name '" + *mn + "'";
+    throw Error(Reason::Config,
+                "refusing " + named + " in " + uri.redacted() +
+                    ": a key reference may only select a PKCS#11 module the configuration "
+                    "declares (pkcs11-module-path " + cfg_.modulePath + ", or one listed in "
+                    "pkcs11-allowed-modules" + (cfg_.allowedModules.empty() ? ", which is empty)" : ")"));
 }
 
 std::shared_ptr<p11::Token> Pkcs11Plugin::defaultToken() {
@@ -80,14 +120,7 @@ std::shared_ptr<p11::Token> Pkcs11Plugin::defaultToken() {
 Found Pkcs11Plugin::find(const std::string &text) {
     p11::DeviceEntry inside;  // see pkcs11/module.h
     p11::Uri uri = p11::Uri::parse(text);
-    std::shared_ptr<p11::Module> module = module_;
-    if (auto mp = uri.modulePath()) {
-        module = p11::Module::get(*mp);
-    } else if (auto mn = uri.moduleName()) {
-        if (!moduleNameMatches(*mn, cfg_.modulePath))
-            throw Error(Reason::NotFound, "module-name '" + *mn + "' is not the configured module " +
-                                              cfg_.modulePath);
-    }
+    std::shared_ptr<p11::Module> module = moduleFor(uri);
     if (!uri.matchesModule(module->info()))
         throw Error(Reason::NotFound, "the module " + module->path() + " does not match " +
                                           uri.redacted());

@@ -3,10 +3,12 @@
 // supplies. URIs may name any token of the module; the configured PIN is only ever
 // offered to the configured token.
 #pragma once
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "../../pkcs11/module.h"
 #include "../../pkcs11/pin.h"
@@ -21,6 +23,11 @@ struct Pkcs11Config {
     std::string modulePath;
     std::string token;      // label, or a pkcs11: URI selecting the token
     std::string pinSource;  // file:/path or env:NAME
+    // pkcs11-token-pin-sources: the PIN sources of further tokens of the module, by label.
+    std::map<std::string, std::string> tokenPinSources;
+    // pkcs11-allowed-modules: modules besides modulePath that a URI's module-path /
+    // module-name may select. Nothing else is ever loaded on a URI's word.
+    std::vector<std::string> allowedModules;
     int securityLevel = 2;
 };
 
@@ -33,6 +40,7 @@ public:
     uint32_t capabilities() override;
     SeInfo info() override;
     bool handlesUri(const std::string &uri) const override;
+    std::vector<std::string> declaredSecretSources() const override;
 
     Found find(const std::string &uri) override;
     std::shared_ptr<SeKey> generate(const KeyGenRequest &req) override;
@@ -57,6 +65,8 @@ private:
     bool isConfiguredToken(const p11::Token &t) const;
     std::shared_ptr<p11::Token> defaultToken();
     p11::PinSource pinFor(const p11::Token &t) const;
+    // The module a URI selects: the configured one, or one of pkcs11-allowed-modules.
+    std::shared_ptr<p11::Module> moduleFor(const p11::Uri &uri);
 
     struct Probe {
         uint64_t generation = ~0ull;

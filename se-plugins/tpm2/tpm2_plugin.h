@@ -18,6 +18,7 @@ public:
     }
     SeInfo info() override;
     bool handlesUri(const std::string &uri) const override { return uri.compare(0, 5, "tpm2:") == 0; }
+    std::vector<std::string> declaredSecretSources() const override { return cfg_.authSources; }
 
     Found find(const std::string &uri) override;
     std::shared_ptr<SeKey> generate(const KeyGenRequest &req) override;

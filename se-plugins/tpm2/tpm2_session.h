@@ -7,6 +7,7 @@
 #include <tss2/tss2_esys.h>
 
 #include <string>
+#include <vector>
 
 namespace secsf::tpm2 {
 
@@ -17,6 +18,7 @@ struct Config {
     std::string ownerAuthSource;          // owner hierarchy auth, if set (pin-source form)
     std::string lockFile;                 // default: derived from the TCTI string
     std::string storageDir;               // sealed objects of the secure storage
+    std::vector<std::string> authSources; // key authorization sources key files may name
     int securityLevel = 2;
 };
 

@@ -1,5 +1,7 @@
 #include "fixture.h"
 
+#include <sys/stat.h>
+
 #include <openssl/err.h>
 #include <openssl/core_names.h>
 #include <openssl/provider.h>
@@ -47,8 +49,8 @@ void globalSetUp() {
     for (auto [label, pin] : {std::pair{"node1", "1234"}, std::pair{"node2", "5678"}}) {
         run(std::string("OPENSSL_CONF=/dev/null softhsm2-util --init-token --free --label ") +
             label + " --so-pin 87654321 --pin " + pin + " >/dev/null");
-        std::ofstream p(pinFile(label));
-        p << pin << "\n";
+        std::ofstream(pinFile(label)) << pin << "\n";
+        chmod(pinFile(label).c_str(), 0600);  // secsf refuses secrets others can read
     }
     {
         std::ofstream c(gWork + "/openssl.cnf");

@@ -2,6 +2,8 @@
 // a private pcscd: reader selection, logical channels, the T=0/T=1 rules a caller
 // never sees (6Cxx, extended length), a reset by another process, removal and
 // return of the card inside one process, secure storage on the card, and threads.
+#include <sys/stat.h>
+
 #include <cppunit/extensions/HelperMacros.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
@@ -42,6 +44,8 @@ Config pluginConfig() {
     c.reader = "Virtual PCD*00";
     std::ofstream(workDir() + "/card.pin") << "123456\n";
     std::ofstream(workDir() + "/mgmt.key") << "010203040506070801020304050607080102030405060708\n";
+    chmod((workDir() + "/card.pin").c_str(), 0600);
+    chmod((workDir() + "/mgmt.key").c_str(), 0600);
     c.pinSource = "file:" + workDir() + "/card.pin";
     c.mgmtKeySource = "file:" + workDir() + "/mgmt.key";
     return c;
