@@ -123,3 +123,25 @@ check "... both signatures verify" sh -c "openssl pkey -in n2.pem -pubout -out n
 secsf_conf twobad.cnf node1 "$WORK/node1.pin" "pkcs11-token-pin-sources = node2"
 check_fails "a malformed pkcs11-token-pin-sources names the form" "token-label=pin-source" \
     env OPENSSL_CONF=twobad.cnf openssl dgst -sha256 -sign k1.pem -out sig data
+
+# 2. A public half is the private key's own. Whoever can write the token replaces
+# the key's public object by another key's, under the same id and label.
+check "a key pair whose public object will be swapped" openssl genpkey -propquery provider=secsf \
+    -algorithm EC -pkeyopt group:P-256 -pkeyopt secsf.label:pair -pkeyopt secsf.id:0202 -out pair.pem
+check "its genuine public half" openssl pkey -in pair.pem -pubout -out pair.pub
+OPENSSL_CONF=/dev/null openssl genpkey -algorithm EC -pkeyopt group:P-256 -out other.key
+OPENSSL_CONF=/dev/null openssl pkey -in other.key -pubout -outform DER -out other.der
+check "the attacker removes the public object" \
+    p11tool --token-label node1 --login --pin 1234 --delete-object --type pubkey --id 0202
+check "... and writes another key's point under the same id and label" \
+    p11tool --token-label node1 --login --pin 1234 --write-object other.der --type pubkey --id 0202 --label pair
+check_fails "the foreign public half is refused with a sentence" "not the public half" \
+    openssl pkey -in pair.pem -pubout -out swapped.pub
+check "... nothing was exported as the key's public half" sh -c "! test -s swapped.pub"
+check_fails "a CSR with that key is refused as well" "not the public half" \
+    openssl req -new -subj /CN=pair -key pair.pem -out pair.csr
+check "the genuine public object back: the key works again" sh -c \
+    "OPENSSL_CONF=/dev/null openssl pkey -pubin -in pair.pub -outform DER -out pair.der &&
+     OPENSSL_CONF=/dev/null pkcs11-tool --module '$SOFTHSM_MODULE' --token-label node1 --login --pin 1234 --delete-object --type pubkey --id 0202 >/dev/null 2>&1 &&
+     OPENSSL_CONF=/dev/null pkcs11-tool --module '$SOFTHSM_MODULE' --token-label node1 --login --pin 1234 --write-object pair.der --type pubkey --id 0202 --label pair >/dev/null 2>&1 &&
+     openssl pkey -in pair.pem -pubout | cmp - pair.pub"
