@@ -14,7 +14,9 @@ int hexDigit(char c) {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-std::string decode(const std::string &s, const std::string &what) {
+}  // namespace
+
+std::string uriDecode(const std::string &s, const std::string &what) {
     std::string out;
     for (size_t i = 0; i < s.size(); i++) {
         if (s[i] != '%') {
@@ -30,6 +32,8 @@ std::string decode(const std::string &s, const std::string &what) {
     return out;
 }
 
+namespace {
+
 void eachPair(const std::string &part, char sep, const std::string &what, const AttrFn &f) {
     size_t start = 0;
     while (start <= part.size()) {
@@ -40,7 +44,7 @@ void eachPair(const std::string &part, char sep, const std::string &what, const 
             size_t eq = item.find('=');
             if (eq == std::string::npos || eq == 0)
                 throw Error(Reason::BadUri, what + " attribute '" + item + "' has no value");
-            f(item.substr(0, eq), decode(item.substr(eq + 1), what));
+            f(item.substr(0, eq), uriDecode(item.substr(eq + 1), what));
         }
         start = end + 1;
     }

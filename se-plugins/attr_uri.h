@@ -16,6 +16,9 @@ using AttrFn = std::function<void(const std::string &name, const std::string &va
 void parseAttrUri(const std::string &text, const std::string &scheme, const std::string &what,
                   const AttrFn &onPath, const AttrFn &onQuery);
 
+// Decodes %XX escapes; throws Error(BadUri) on a bad escape or a NUL byte.
+std::string uriDecode(const std::string &s, const std::string &what);
+
 // Percent-encodes everything but RFC 3986's unreserved characters.
 std::string uriEncode(const std::string &s);
 

@@ -29,19 +29,29 @@ std::string sourceIdentity(const std::string &source) {
 }  // namespace
 
 void checkKeyFileUri(const SeRegistry &registry, const std::string &uri) {
-    size_t colon = uri.find(':');
-    if (colon == std::string::npos || colon > 16) throw Error(Reason::BadUri, "the key file holds no key URI");
-    std::string scheme = uri.substr(0, colon);
     const SePlugin *se = nullptr;
     for (auto &p : registry.all())
         if (p->handlesUri(uri)) se = p.get();
-    parseAttrUri(uri, scheme, "key URI", [](const std::string &, const std::string &) {},
-                 [&](const std::string &name, const std::string &value) {
-        if (name == "module-name" || name == "module-path") return;
+    // Only the query is looked at: path attributes select, and the SE's own parser
+    // judges them (PKCS#11 ids may hold any byte, NUL included).
+    size_t q = uri.find('?');
+    if (q == std::string::npos) return;
+    std::string query = uri.substr(q + 1);
+    for (size_t at = 0; at <= query.size();) {
+        size_t end = query.find('&', at);
+        if (end == std::string::npos) end = query.size();
+        std::string item = query.substr(at, end - at);
+        at = end + 1;
+        if (item.empty()) continue;
+        size_t eq = item.find('=');
+        std::string name = item.substr(0, eq);
+        std::string value = eq == std::string::npos ? std::string() : uriDecode(item.substr(eq + 1), "a key file's URI");
+        if (name == "module-name" || name == "module-path") continue;
         if (name == "pin-source" && se) {
             std::string want = sourceIdentity(value);
-            for (const std::string &declared : se->declaredSecretSources())
-                if (!want.empty() && sourceIdentity(declared) == want) return;
+            bool declared = false;
+            for (const std::string &d : se->declaredSecretSources()) declared = declared || (!want.empty() && sourceIdentity(d) == want);
+            if (declared) continue;
             throw Error(Reason::BadUri,
                         "a SECSF KEY file may only name a pin-source the configuration declares; '" +
                             printable(value) + "' is not one. Give the PIN in the configuration "
@@ -51,7 +61,7 @@ void checkKeyFileUri(const SeRegistry &registry, const std::string &uri) {
                                         "': a key file names a key, not its PIN. Give the PIN in the "
                                         "configuration (pkcs11-pin-source, pkcs11-token-pin-sources, "
                                         "tpm2-auth-sources, pcsc-pin-source)");
-    });
+    }
 }
 
 }  // namespace secsf

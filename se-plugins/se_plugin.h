@@ -86,6 +86,9 @@ struct KeyGenRequest {
     std::string label;  // empty: the plug-in picks one
     Bytes id;           // empty: the plug-in picks one
     std::string where;  // a URI naming the token/slot; empty: the SE's default
+    // A second private key under a label (or id) already in use makes references by
+    // that label ambiguous: refused unless asked for.
+    bool allowDuplicateLabel = false;
 };
 
 // What a URI lookup found. A private key usually comes with its public half.

@@ -36,7 +36,7 @@ check_fails "token whose user PIN is not initialised" "PIN is not initialised" \
 check_fails "missing object" "no private key matches" load 'pkcs11:token=node1;object=nosuchkey;type=private'
 check_fails "missing token" "no token matches" load 'pkcs11:token=nosuchtoken;object=good'
 check "a second key with the same label" openssl genpkey -propquery provider=secsf -algorithm EC \
-    -pkeyopt group:P-256 -pkeyopt secsf.label:good -out good2.pem
+    -pkeyopt group:P-256 -pkeyopt secsf.label:good -pkeyopt secsf.allow-duplicate-label:1 -out good2.pem
 check_fails "ambiguous URI is refused, not 'the first one'" "refusing to pick one" load "$K"
 softhsm_token node2 5678
 check "key on a second token" openssl genpkey -propquery provider=secsf -algorithm EC \

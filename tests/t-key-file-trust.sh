@@ -145,3 +145,25 @@ check "the genuine public object back: the key works again" sh -c \
      OPENSSL_CONF=/dev/null pkcs11-tool --module '$SOFTHSM_MODULE' --token-label node1 --login --pin 1234 --delete-object --type pubkey --id 0202 >/dev/null 2>&1 &&
      OPENSSL_CONF=/dev/null pkcs11-tool --module '$SOFTHSM_MODULE' --token-label node1 --login --pin 1234 --write-object pair.der --type pubkey --id 0202 --label pair >/dev/null 2>&1 &&
      openssl pkey -in pair.pem -pubout | cmp - pair.pub"
+
+# 4. Key generation names what it makes.
+gen_uri() { openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 -pkeyopt "secsf.uri:$1" "${@:2}"; }
+check "object= and id= in secsf.uri name the new key" gen_uri 'pkcs11:token=node1;object=named;id=%0a%0b' -out named.pem
+check "... it is found by that label" openssl pkey -in 'pkcs11:token=node1;object=named;type=private' -pubout -out named.pub
+check "... and by that id" sh -c "openssl pkey -in 'pkcs11:token=node1;id=%0a%0b;type=private' -pubout | cmp - named.pub"
+check "... its key file says so" sh -c "openssl asn1parse -in named.pem | grep -q 'id=%0A%0B;object=named'"
+check_fails "a second private key under a label in use is refused, naming the first" "object=named" \
+    gen_uri 'pkcs11:token=node1;object=named' -out dup.pem
+check_fails "... the same through secsf.label" "secsf.allow-duplicate-label" \
+    openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 -pkeyopt secsf.label:named -out dup.pem
+check_fails "a second private key under an id in use is refused" "already holds a private key with this id" \
+    openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 -pkeyopt secsf.id:0a0b -out dup.pem
+check "secsf.allow-duplicate-label:1 makes it anyway" \
+    openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 -pkeyopt secsf.label:named \
+    -pkeyopt secsf.allow-duplicate-label:1 -out dup.pem
+check_fails "secsf.label and object= that disagree are refused" "differently" \
+    gen_uri 'pkcs11:token=node1;object=one' -pkeyopt secsf.label:two -out x.pem
+check_fails "secsf.uri with type=public is refused" "type=private" \
+    gen_uri 'pkcs11:token=node1;object=pubonly;type=public' -out x.pem
+check "a key file whose id holds a NUL byte is read as before" sh -c \
+    "openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 -pkeyopt secsf.label:nul -pkeyopt secsf.id:00ff -out nul.pem && openssl dgst -sha256 -sign nul.pem -out nul.sig data"

@@ -37,6 +37,50 @@ std::string hex(const Bytes &b) {
     return s;
 }
 
+// The object= and id= of a key generation's secsf.uri name the new key, as
+// secsf.label and secsf.id do; the two ways must not disagree.
+void namedByUri(const std::string &where, std::string &label, Bytes &id) {
+    if (where.empty()) return;
+    p11::Uri u = p11::Uri::parse(where);
+    if (auto c = u.objectClass(); c && *c != CKO_PRIVATE_KEY)
+        throw Error(Reason::BadInput, "secsf.uri " + u.redacted() +
+                                          " names another object type; a key pair is made as type=private");
+    if (auto l = u.label()) {
+        if (!label.empty() && label != *l)
+            throw Error(Reason::BadInput, "secsf.label '" + label + "' and object= '" + *l +
+                                              "' in secsf.uri name the new key differently");
+        label = *l;
+    }
+    if (auto i = u.id()) {
+        if (!id.empty() && id != *i)
+            throw Error(Reason::BadInput, "secsf.id and id= in secsf.uri name the new key differently");
+        id = *i;
+    }
+}
+
+// A private key already under this label or id would make every reference by it
+// ambiguous: refused, naming that key, unless the request allows it.
+void refuseDuplicate(p11::Session &s, p11::Token &tok, CK_ATTRIBUTE_TYPE attr, const Bytes &value,
+                     const KeyGenRequest &req) {
+    if (req.allowDuplicateLabel) return;
+    CK_OBJECT_CLASS privc = CKO_PRIVATE_KEY;
+    CK_BBOOL yes = CK_TRUE;
+    std::vector<CK_ATTRIBUTE> t{{CKA_CLASS, &privc, sizeof privc},
+                                {CKA_TOKEN, &yes, sizeof yes},
+                                {attr, (void *)value.data(), value.size()}};
+    auto found = p11::findObjects(s, t);
+    if (found.empty()) return;
+    auto id = p11::getBytes(s, found[0], CKA_ID);
+    std::string existing = p11::formatUri(tok.label(), tok.serial(), p11::getString(s, found[0], CKA_LABEL),
+                                          id ? *id : Bytes{}, CKO_PRIVATE_KEY);
+    throw Error(Reason::BadInput,
+                tok.describe() + " already holds a private key with this " +
+                    (attr == CKA_LABEL ? "label" : "id") + ": " + existing +
+                    ". A second one would make references by it ambiguous: choose another " +
+                    (attr == CKA_LABEL ? "secsf.label" : "secsf.id") +
+                    ", or set secsf.allow-duplicate-label:1 to make it anyway");
+}
+
 }  // namespace
 
 Pkcs11Plugin::Pkcs11Plugin(Pkcs11Config cfg) : cfg_(std::move(cfg)) {
@@ -259,13 +303,17 @@ std::shared_ptr<SeKey> Pkcs11Plugin::generate(const KeyGenRequest &req) {
     p11::Session s = tok->session();
     CK_FUNCTION_LIST *f = s.fn();
 
+    std::string label = req.label;
     Bytes id = req.id;
+    namedByUri(req.where, label, id);
+    if (!label.empty()) refuseDuplicate(s, *tok, CKA_LABEL, Bytes(label.begin(), label.end()), req);
+    if (!id.empty()) refuseDuplicate(s, *tok, CKA_ID, id, req);
     if (id.empty()) {
         id.resize(8);
         p11::check(f->C_GenerateRandom(s.handle(), id.data(), id.size()),
                    "drawing a key id from " + tok->describe());
     }
-    std::string label = req.label.empty() ? "secsf-" + hex(id) : req.label;
+    if (label.empty()) label = "secsf-" + hex(id);
 
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_MECHANISM mech{0, nullptr, 0};
