@@ -7,6 +7,7 @@
 
 #include <p11-kit/p11-kit.h>
 #include <openssl/err.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@ std::atomic<uint64_t> gForks{0};
 // by threads that keep entering the module.
 pthread_rwlock_t gForkGuard;
 thread_local int tEntries = 0;      // DeviceEntry depth of this thread
+thread_local bool tGuardHeld = false;  // the outermost DeviceEntry holds the guard shared
 thread_local bool tForkHolds = false;
 
 void initForkGuard() {
@@ -67,6 +69,17 @@ uint64_t forksSoFar() {
     return gForks.load(std::memory_order_acquire);
 }
 
+// A module by dlopen() and C_GetFunctionList, for what p11_kit_module_load refuses
+// (p11-kit-proxy.so). Never dlclose()d, like every module (see module.h).
+CK_FUNCTION_LIST *loadPlain(const std::string &path) {
+    void *h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h) return nullptr;
+    auto get = reinterpret_cast<CK_C_GetFunctionList>(dlsym(h, "C_GetFunctionList"));
+    CK_FUNCTION_LIST *f = nullptr;
+    if (!get || get(&f) != CKR_OK) f = nullptr;
+    return f;
+}
+
 // Set while this thread is inside C_Initialize: a module that initialises OpenSSL
 // there (SoftHSM does) may reach secsf again; it must get an error, not a deadlock.
 thread_local bool tInsideInitialize = false;
@@ -75,12 +88,13 @@ thread_local bool tInsideInitialize = false;
 DeviceEntry::DeviceEntry() {
     if (tEntries++ == 0) {
         forksSoFar();  // the guard exists from here on
-        held_ = pthread_rwlock_rdlock(&gForkGuard) == 0;
+        held_ = tGuardHeld = pthread_rwlock_rdlock(&gForkGuard) == 0;
     }
 }
 
 DeviceEntry::~DeviceEntry() {
     if (held_) pthread_rwlock_unlock(&gForkGuard);
+    if (tEntries == 1) tGuardHeld = false;
     tEntries--;
 }
 
@@ -99,6 +113,9 @@ std::shared_ptr<Module> Module::get(const std::string &path) {
 void Module::initialize() {
     if (!f_) {
         f_ = p11_kit_module_load(path_.c_str(), P11_KIT_MODULE_UNMANAGED);
+        // p11-kit will not load its own proxy (the module that gathers every module
+        // p11-kit registers) through this call: it is loaded as a plain module.
+        if (!f_) f_ = loadPlain(path_);
         if (!f_)
             throw Error(Reason::Config, "cannot load PKCS#11 module " + path_ + ": " +
                                             (p11_kit_message() ? p11_kit_message() : "?"));
@@ -121,6 +138,7 @@ void Module::initialize() {
     // Another user of the module in this process initialised it first: share it.
     if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
         check(rv, "PKCS#11 module " + path_ + " failed to initialise");
+    shared_ = rv == CKR_CRYPTOKI_ALREADY_INITIALIZED && pid_ == 0;
     pid_ = getpid();
     forks_ = forksSoFar();
     tokens_.clear();
@@ -151,17 +169,57 @@ CK_INFO Module::info() {
 }
 
 std::vector<std::shared_ptr<Token>> Module::tokens() {
-    // A token this process knew that is missing from an answer is asked about again
-    // (after 2, 10, 50 ms): SoftHSM answers C_GetSlotList / C_GetTokenInfo from its
-    // files, and while another process (a forked child starting afresh) works on
-    // them it can report a present token as absent for a few milliseconds.
-    static const int kWaitMs[] = {2, 10, 50};
-    for (int attempt = 0;; attempt++) {
-        bool lost = false;
-        bool last = attempt == (int)(sizeof kWaitMs / sizeof kWaitMs[0]);
-        auto out = listTokens(lost, /*forgetLost=*/last);
-        if (!lost || last) return out;
-        std::this_thread::sleep_for(std::chrono::milliseconds(kWaitMs[attempt]));
+    return tokensWhere([](const Token &) { return true; });
+}
+
+bool Module::restart() {
+    // Only while no other thread is inside any module: the fork guard, taken alone.
+    // A thread inside a DeviceEntry lets go of its shared hold first (nested
+    // entries cannot, and another thread's entry may keep it from getting it).
+    if (tEntries > 1 || (tEntries == 1 && !tGuardHeld)) return false;
+    if (tEntries == 1) pthread_rwlock_unlock(&gForkGuard);
+    timespec until{};
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    bool alone = pthread_rwlock_timedwrlock(&gForkGuard, &until) == 0;
+    if (alone) {
+        {
+            std::lock_guard<std::mutex> lk(mu_);
+            if (f_ && !shared_) {
+                ERR_set_mark();
+                f_->C_Finalize(nullptr);
+                ERR_pop_to_mark();
+                pid_ = 0;
+                initialize();
+            }
+        }
+        pthread_rwlock_unlock(&gForkGuard);
+    }
+    if (tEntries == 1) pthread_rwlock_rdlock(&gForkGuard);
+    return alone && !shared_;
+}
+
+std::vector<std::shared_ptr<Token>> Module::tokensWhere(const std::function<bool(const Token &)> &wanted) {
+    // SoftHSM answers C_GetSlotList / C_GetTokenInfo from its files, and while
+    // another process writes them (a key made or deleted, a forked child starting
+    // afresh) it can report a present token as absent, or fail to read it, for a
+    // few milliseconds. So an answer that lost a token this process knew, could not
+    // read a slot, or holds no wanted token is asked again (see backoff()).
+    for (int attempt = 0;;) {
+        bool unsure = false;
+        std::vector<std::shared_ptr<Token>> out;
+        bool more = true;
+        auto all = listTokens(unsure, /*forgetLost=*/false);
+        for (auto &t : all)
+            if (wanted(*t)) out.push_back(t);
+        if ((!unsure && !out.empty()) || !(more = backoff(attempt))) {
+            if (!more) listTokens(unsure, /*forgetLost=*/true);
+            return out;
+        }
+        // SoftHSM does not always find a token again that it failed to read once
+        // (at its C_Initialize, say) until it starts afresh; from the second wait on,
+        // restart it, if no other thread is using it.
+        if (attempt >= 2) restart();
     }
 }
 
@@ -175,19 +233,34 @@ std::vector<std::shared_ptr<Token>> Module::listTokens(bool &lostKnown, bool for
     std::lock_guard<std::mutex> lk(mu_);
     std::vector<std::shared_ptr<Token>> out;
     std::set<CK_SLOT_ID> seen;
+    bool unsure = false;
     for (CK_SLOT_ID id : ids) {
         // An uninitialised token (SoftHSM always offers one) holds nothing and
         // refuses sessions: it is not a candidate for any URI.
         CK_TOKEN_INFO ti{};
-        if (f->C_GetTokenInfo(id, &ti) != CKR_OK || !(ti.flags & CKF_TOKEN_INITIALIZED)) continue;
+        CK_RV rv = f->C_GetTokenInfo(id, &ti);
+        if (rv != CKR_OK || !(ti.flags & CKF_TOKEN_INITIALIZED)) {
+            // Failing to read a slot's token may be a rewrite in progress: ask again.
+            if (transientRv(rv)) unsure = true;
+            continue;
+        }
         seen.insert(id);
         auto &t = tokens_[id];
         // Re-initialised under us (new serial): a new token, new sessions.
         if (t && t->serial() != fieldString(ti.serialNumber, sizeof ti.serialNumber)) t.reset();
-        if (!t) t = std::make_shared<Token>(this, id, gen_.load());
+        if (!t) {
+            try {
+                t = std::make_shared<Token>(this, id, gen_.load());
+            } catch (const Error &) {
+                tokens_.erase(id);  // its info could not be read (see above): ask again
+                seen.erase(id);
+                unsure = true;
+                continue;
+            }
+        }
         out.push_back(t);
     }
-    lostKnown = false;
+    lostKnown = unsure;
     for (auto it = tokens_.begin(); it != tokens_.end();) {
         if (seen.count(it->first)) {
             ++it;

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,14 @@ public:
     CK_INFO info();
     // Slots with an initialised token present; Token objects live as long as the generation.
     std::vector<std::shared_ptr<Token>> tokens();
+    // Those for which `wanted` holds, asking the module again (see backoff()) while
+    // the answer holds none or looks like a token being rewritten.
+    std::vector<std::shared_ptr<Token>> tokensWhere(const std::function<bool(const Token &)> &wanted);
+    // C_Finalize + C_Initialize, when no other thread is inside a module and no
+    // other user of the module in this process shares it; true if it did. SoftHSM
+    // does not always see a token again that it once failed to read (another
+    // process was rewriting its file) until it starts afresh.
+    bool restart();
 
 private:
     explicit Module(std::string path) : path_(std::move(path)) {}
@@ -64,6 +73,7 @@ private:
     std::mutex mu_;
     CK_FUNCTION_LIST *f_ = nullptr;
     pid_t pid_ = 0;
+    bool shared_ = false;  // initialised by another user of the module in this process
     uint64_t forks_ = ~0ull;  // the process-wide fork count when this was initialised
     std::atomic<uint64_t> gen_{0};
     std::map<CK_SLOT_ID, std::shared_ptr<Token>> tokens_;

@@ -1,5 +1,8 @@
 #include "rv.h"
 
+#include <chrono>
+#include <thread>
+
 namespace secsf::p11 {
 
 const char *rvName(CK_RV rv) {
@@ -73,6 +76,18 @@ Reason rvReason(CK_RV rv) {
     default:
         return Reason::DeviceError;
     }
+}
+
+bool transientRv(CK_RV rv) {
+    return rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_ERROR || rv == CKR_TOKEN_NOT_PRESENT ||
+           rv == CKR_TOKEN_NOT_RECOGNIZED || rv == CKR_USER_PIN_NOT_INITIALIZED;
+}
+
+bool backoff(int &attempt) {
+    static const int kWaitMs[] = {2, 10, 50, 200};
+    if (attempt >= (int)(sizeof kWaitMs / sizeof kWaitMs[0])) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(kWaitMs[attempt++]));
+    return true;
 }
 
 void check(CK_RV rv, const std::string &what) {

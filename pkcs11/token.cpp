@@ -1,5 +1,7 @@
 #include "token.h"
 
+#include <functional>
+
 #include "module.h"
 #include "rv.h"
 #include "secsf/device_call.h"
@@ -38,8 +40,9 @@ CK_TOKEN_INFO Token::info() const {
     CK_TOKEN_INFO ti{};
     CK_RV rv = module_->fn()->C_GetTokenInfo(slot_, &ti);
     // SoftHSM reads this from its token file and fails (CKR_GENERAL_ERROR) while
-    // another process rewrites that file; a second read gets the settled state.
-    if (rv == CKR_GENERAL_ERROR) rv = module_->fn()->C_GetTokenInfo(slot_, &ti);
+    // another process rewrites that file; a later read gets the settled state.
+    for (int attempt = 0; transientRv(rv) && backoff(attempt);)
+        rv = module_->fn()->C_GetTokenInfo(slot_, &ti);
     check(rv, "reading token info in slot " + std::to_string(slot_));
     return ti;
 }
@@ -103,6 +106,9 @@ void Token::login(const PinSource &pin) {
         return;
     }
     CK_TOKEN_INFO ti = info();
+    // A token file read half-rewritten shows no user PIN: look again before saying so.
+    for (int attempt = 0; !(ti.flags & CKF_USER_PIN_INITIALIZED) && !protectedPath_ && backoff(attempt);)
+        ti = info();
     if (!(ti.flags & CKF_USER_PIN_INITIALIZED) && !protectedPath_)
         throw Error(Reason::PinLocked, describe() + ": its user PIN is not initialised "
                                                     "(initialise it with the token's tools)");
@@ -124,6 +130,9 @@ void Token::login(const PinSource &pin) {
         SecureString p = pin.read();
         rv = f->C_Login(keepAlive_, CKU_USER, (CK_UTF8CHAR_PTR)p.str().data(),
                         p.str().size());
+        // Never CKR_PIN_INCORRECT here: these answers spent no try.
+        for (int attempt = 0; transientRv(rv) && backoff(attempt);)
+            rv = f->C_Login(keepAlive_, CKU_USER, (CK_UTF8CHAR_PTR)p.str().data(), p.str().size());
     }
     if (rv == CKR_USER_ALREADY_LOGGED_IN) rv = CKR_OK;
     if (rv == CKR_PIN_INCORRECT)

@@ -29,8 +29,10 @@ const PublicKey &Pkcs11Key::publicKey() const {
 
 void Pkcs11Key::refresh(std::unique_lock<std::mutex> &) {
     std::shared_ptr<p11::Token> tok;
-    for (auto &t : ref_.module->tokens())
-        if (t->serial() == ref_.tokenSerial && t->label() == ref_.tokenLabel) tok = t;
+    for (auto &t : ref_.module->tokensWhere([&](const p11::Token &t) {
+             return t.serial() == ref_.tokenSerial && t.label() == ref_.tokenLabel;
+         }))
+        tok = t;
     if (!tok)
         throw Error(Reason::NotFound, "token '" + ref_.tokenLabel + "' is no longer present");
     if (ref_.cls == CKO_PRIVATE_KEY) tok->login(ref_.pin);
@@ -64,8 +66,15 @@ template <class Op> void Pkcs11Key::run(const char *what, Op op) {
     p11::DeviceEntry inside;  // see pkcs11/module.h
     for (int attempt = 0;; attempt++) {
         CK_OBJECT_HANDLE h;
-        auto tok = currentToken(h);
-        if (ref_.cls != CKO_PUBLIC_KEY) tok->login(ref_.pin);
+        std::shared_ptr<p11::Token> tok;
+        try {
+            tok = currentToken(h);
+            if (ref_.cls != CKO_PUBLIC_KEY) tok->login(ref_.pin);
+        } catch (const Error &e) {
+            // See Pkcs11Plugin::find: a module confused by another process's writes.
+            if (attempt > 0 || e.reason() != Reason::DeviceError || !ref_.module->restart()) throw;
+            continue;
+        }
         p11::Session s = tok->session();
         // Modules that use libcrypto (SoftHSM) leave their own errors on the shared
         // queue; secsf's sentence below is the one the user needs.

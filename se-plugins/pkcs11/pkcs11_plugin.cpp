@@ -147,13 +147,13 @@ std::shared_ptr<p11::Module> Pkcs11Plugin::moduleFor(const p11::Uri &uri) {
 }
 
 std::shared_ptr<p11::Token> Pkcs11Plugin::defaultToken() {
-    auto tokens = module_->tokens();
     if (!cfg_.token.empty()) {
-        for (auto &t : tokens)
-            if (isConfiguredToken(*t)) return t;
+        auto tokens = module_->tokensWhere([&](const p11::Token &t) { return isConfiguredToken(t); });
+        if (!tokens.empty()) return tokens[0];
         throw Error(Reason::NotFound, "configured token '" + cfg_.token + "' is not present in " +
                                           cfg_.modulePath);
     }
+    auto tokens = module_->tokens();
     if (tokens.size() == 1) return tokens[0];
     throw Error(Reason::Config, tokens.empty()
                                     ? "no token is present in " + cfg_.modulePath
@@ -165,17 +165,27 @@ Found Pkcs11Plugin::find(const std::string &text) {
     p11::DeviceEntry inside;  // see pkcs11/module.h
     p11::Uri uri = p11::Uri::parse(text);
     std::shared_ptr<p11::Module> module = moduleFor(uri);
+    try {
+        return findIn(module, uri);
+    } catch (const Error &e) {
+        // A token read half-rewritten by another process can leave the module in a
+        // state only a fresh start mends (see Module::restart): once, if alone.
+        if (e.reason() != Reason::DeviceError || !module->restart()) throw;
+        return findIn(module, uri);
+    }
+}
+
+Found Pkcs11Plugin::findIn(const std::shared_ptr<p11::Module> &module, const p11::Uri &uri) {
     if (!uri.matchesModule(module->info()))
         throw Error(Reason::NotFound, "the module " + module->path() + " does not match " +
                                           uri.redacted());
 
-    std::vector<std::shared_ptr<p11::Token>> tokens;
-    for (auto &t : module->tokens()) {
-        if (!uri.matchesToken(t->identity())) continue;
+    auto tokens = module->tokensWhere([&](const p11::Token &t) {
+        if (!uri.matchesToken(t.identity())) return false;
         CK_SLOT_INFO si{};
-        module->fn()->C_GetSlotInfo(t->slot(), &si);
-        if (uri.matchesSlot(t->slot(), si)) tokens.push_back(t);
-    }
+        module->fn()->C_GetSlotInfo(t.slot(), &si);
+        return uri.matchesSlot(t.slot(), si);
+    });
     if (tokens.empty()) throw Error(Reason::NotFound, "no token matches " + uri.redacted());
 
     auto cls = uri.objectClass();
@@ -279,11 +289,9 @@ std::shared_ptr<p11::Token> Pkcs11Plugin::tokenFor(const std::string &where, p11
     std::shared_ptr<p11::Token> tok;
     if (!where.empty()) {
         p11::Uri u = p11::Uri::parse(where);
-        for (auto &t : module_->tokens())
-            if (u.matchesToken(t->identity())) {
-                if (tok) throw Error(Reason::Ambiguous, u.redacted() + " matches several tokens");
-                tok = t;
-            }
+        auto tokens = module_->tokensWhere([&](const p11::Token &t) { return u.matchesToken(t.identity()); });
+        if (tokens.size() > 1) throw Error(Reason::Ambiguous, u.redacted() + " matches several tokens");
+        if (!tokens.empty()) tok = tokens[0];
         if (!tok) throw Error(Reason::NotFound, "no token matches " + u.redacted());
         if (auto v = u.pinValue()) pin = p11::PinSource::fromValue(*v);
         else if (auto s = u.pinSource()) pin = p11::PinSource::fromSource(*s);

@@ -142,12 +142,15 @@ EVP_PKEY *loadKey(const std::string &uri) {
 EVP_PKEY *genEcKey(const std::string &label, const std::string &where) {
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(nullptr, "EC", "provider=secsf");
     EVP_PKEY *key = nullptr;
+    // Test cases of one program share the token and may make a label again; what
+    // they look up they hold as a key, not by its label.
     OSSL_PARAM p[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"P-256", 0),
         OSSL_PARAM_construct_utf8_string("secsf.label", (char *)label.c_str(), 0),
+        OSSL_PARAM_construct_utf8_string("secsf.allow-duplicate-label", (char *)"1", 0),
         OSSL_PARAM_construct_utf8_string("secsf.uri", (char *)where.c_str(), 0),
         OSSL_PARAM_construct_end()};
-    if (where.empty()) p[2] = OSSL_PARAM_construct_end();
+    if (where.empty()) p[3] = OSSL_PARAM_construct_end();
     if (c && EVP_PKEY_keygen_init(c) > 0 && EVP_PKEY_CTX_set_params(c, p) > 0)
         EVP_PKEY_generate(c, &key);
     EVP_PKEY_CTX_free(c);

@@ -93,7 +93,9 @@ public:
         EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", "provider=secsf");
         unsigned int bits = 2048;
         OSSL_PARAM p[] = {OSSL_PARAM_construct_uint("bits", &bits),
-                          OSSL_PARAM_construct_utf8_string("secsf.label", (char *)"load-rsa", 0), OSSL_PARAM_construct_end()};
+                          OSSL_PARAM_construct_utf8_string("secsf.label", (char *)"load-rsa", 0),
+                          OSSL_PARAM_construct_utf8_string("secsf.allow-duplicate-label", (char *)"1", 0),
+                          OSSL_PARAM_construct_end()};
         if (c && EVP_PKEY_keygen_init(c) > 0 && EVP_PKEY_CTX_set_params(c, p) > 0) EVP_PKEY_generate(c, &k_.rsa);
         EVP_PKEY_CTX_free(c);
         CPPUNIT_ASSERT_MESSAGE(errors(), k_.ec && k_.rsa);
