@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/provider.h>
 #include <openssl/store.h>
+#include <openssl/x509.h>
 
 #include <cstring>
 #include <string>
@@ -76,6 +77,48 @@ EVP_PKEY *load(const char *id, int want) {
     return key;
 }
 
+// The certificate a URI names (type=cert, or the one beside a key): stunnel and
+// other libp11 users ask for it with the "LOAD_CERT_CTRL" command.
+X509 *loadCert(const char *id) {
+    if (!id || !*id || !providerReady()) return nullptr;
+    OSSL_STORE_CTX *s = OSSL_STORE_open_ex(id, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+    if (!s) {
+        raise(kReasonNoKey, std::string("cannot open ") + (strlen(id) > 200 ? "(long id)" : id));
+        return nullptr;
+    }
+    OSSL_STORE_expect(s, OSSL_STORE_INFO_CERT);
+    X509 *cert = nullptr;
+    while (!cert && !OSSL_STORE_eof(s)) {
+        OSSL_STORE_INFO *info = OSSL_STORE_load(s);
+        if (!info) break;
+        if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_CERT) cert = OSSL_STORE_INFO_get1_CERT(info);
+        OSSL_STORE_INFO_free(info);
+    }
+    OSSL_STORE_close(s);
+    if (!cert) raise(kReasonNoKey, std::string("no certificate at ") + (strlen(id) > 200 ? "(long id)" : id));
+    return cert;
+}
+
+// The command numbers and the parameter block are libp11's, which these programs expect.
+constexpr int kCmdLoadCert = ENGINE_CMD_BASE;
+const ENGINE_CMD_DEFN kCommands[] = {
+    {kCmdLoadCert, "LOAD_CERT_CTRL", "the certificate at a key URI (struct {const char *id; X509 *cert;})",
+     ENGINE_CMD_FLAG_INTERNAL},
+    {0, nullptr, nullptr, 0}};
+
+struct LoadCertParams {
+    const char *id;
+    X509 *cert;
+};
+
+int ctrl(ENGINE *, int cmd, long, void *p, void (*)(void)) {
+    if (cmd != kCmdLoadCert) return 0;
+    auto *params = static_cast<LoadCertParams *>(p);
+    if (!params) return 0;
+    params->cert = loadCert(params->id);
+    return params->cert ? 1 : 0;
+}
+
 EVP_PKEY *loadPrivate(ENGINE *, const char *id, UI_METHOD *, void *) {
     return load(id, OSSL_STORE_INFO_PKEY);
 }
@@ -95,7 +138,8 @@ int bind(ENGINE *e, const char *id) {
     }
     return ENGINE_set_id(e, kEngineId) && ENGINE_set_name(e, kEngineName) &&
            ENGINE_set_load_privkey_function(e, loadPrivate) &&
-           ENGINE_set_load_pubkey_function(e, loadPublic);
+           ENGINE_set_load_pubkey_function(e, loadPublic) && ENGINE_set_cmd_defns(e, kCommands) &&
+           ENGINE_set_ctrl_function(e, ctrl);
 }
 
 }  // namespace

@@ -125,8 +125,10 @@ void Token::login(const PinSource &pin) {
     } else {
         if (!pin.present())
             throw Error(Reason::PinRequired,
-                        describe() + " requires a PIN: add pin-source to the URI or "
-                                     "pkcs11-pin-source to the secsf configuration");
+                        describe() + " requires a PIN and the configuration gives none for it "
+                                     "(pkcs11-pin-source is used only for the token pkcs11-token "
+                                     "names): add pkcs11-token-pin-sources = " + label_ +
+                                     "=file:/path, or point pkcs11-token at this token");
         SecureString p = pin.read();
         rv = f->C_Login(keepAlive_, CKU_USER, (CK_UTF8CHAR_PTR)p.str().data(),
                         p.str().size());

@@ -2,8 +2,10 @@
 
 #include <p11-kit/uri.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include "secsf/error.h"
 
@@ -18,6 +20,28 @@ std::string attrString(P11KitUri *u, CK_ATTRIBUTE_TYPE t) {
     CK_ATTRIBUTE *a = p11_kit_uri_get_attribute(u, t);
     if (!a || !a->pValue) return {};
     return std::string(static_cast<const char *>(a->pValue), a->ulValueLen);
+}
+
+// " ('objet')": the first attribute name RFC 7512 does not define, for the message.
+std::string unknownAttribute(const std::string &text) {
+    static const std::set<std::string> known = {
+        "token", "manufacturer", "serial", "model", "library-manufacturer", "library-description",
+        "library-version", "object", "type", "id", "slot-description", "slot-manufacturer", "slot-id",
+        "pin-source", "pin-value", "module-name", "module-path"};
+    std::string rest = text.substr(7);
+    for (size_t at = 0; at < rest.size();) {
+        size_t end = rest.find_first_of(";?&", at);
+        if (end == std::string::npos) end = rest.size();
+        std::string name = rest.substr(at, rest.find('=', at) < end ? rest.find('=', at) - at : end - at);
+        if (!name.empty() && !known.count(name)) {
+            if (name.size() > 40) name = name.substr(0, 40) + "...";
+            for (char &ch : name)
+                if (!isprint((unsigned char)ch)) ch = '?';
+            return " ('" + name + "')";
+        }
+        at = end + 1;
+    }
+    return "";
 }
 
 }  // namespace
@@ -45,8 +69,8 @@ Uri Uri::parse(const std::string &text) {
         throw Error(Reason::BadUri, "malformed PKCS#11 URI: " + why);
     }
     if (p11_kit_uri_any_unrecognized(raw))
-        throw Error(Reason::BadUri,
-                    "PKCS#11 URI has an attribute that RFC 7512 does not define");
+        throw Error(Reason::BadUri, "PKCS#11 URI has an attribute that RFC 7512 does not define" +
+                                        unknownAttribute(text));
     return out;
 }
 

@@ -48,6 +48,7 @@ check_fails "URI matching two tokens does not log in" "add token=" \
 # Malformed URIs
 check_fails "bad percent-encoding" "malformed PKCS#11 URI" load 'pkcs11:object=%zz'
 check_fails "unknown attribute" "RFC 7512" load 'pkcs11:colour=blue;object=good'
+check_fails "a misspelled attribute is named" "('objet')" load 'pkcs11:token=node1;objet=good'
 check_fails "huge value" "longer than" load "pkcs11:object=$(head -c 20000 /dev/zero | tr '\0' a)"
 check_fails "empty URI matches everything: refused" "refusing to pick one" load 'pkcs11:'
 check_fails "signing with a public key object" "private key" \
@@ -75,3 +76,8 @@ check "software keys still work with a broken secsf configuration" sh -c \
 secsf_conf badtok.cnf nosuchtoken "$WORK/node1.pin"
 check_fails "keygen on a token that is not there" "not present" \
     env OPENSSL_CONF=badtok.cnf timeout 30 openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256
+cp last.err badtok.err
+check "... the message names the tokens this process sees" grep -q "sees 'node1'" badtok.err
+check_fails "a token without a PIN in the configuration: the message names the setting for it" \
+    "pkcs11-token-pin-sources = node2=file" \
+    timeout 30 openssl pkey -in 'pkcs11:token=node2;object=twin;type=private' -pubout

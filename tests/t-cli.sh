@@ -48,6 +48,7 @@ check "key show gives its public key" sh -c "'$SECSF_TOOL' key show '$uri' | sed
 check "  which verifies that signature under default" env OPENSSL_CONF=/dev/null openssl dgst -sha384 -verify shown.pub -signature sig data
 check "key list --json has all three keys" sh -c "'$SECSF_TOOL' --json key list | /usr/bin/python3 -c \"import json,sys; d=json.load(sys.stdin); ses=sorted(k['se'] for k in d); assert ses==['card','pkcs11','tpm2'], ses\""
 check "key show --json" sh -c "'$SECSF_TOOL' --json key show piv:slot=9c | /usr/bin/python3 -c \"import json,sys; d=json.load(sys.stdin); assert d['type']=='EC P-256' and d['certificate'], d\""
+check "an error under --json is one JSON object on stdout, exit 1" sh -c "'$SECSF_TOOL' --json key show 'pkcs11:token=node1;object=nosuch;type=private' >err.json; test \$? -eq 1 && /usr/bin/python3 -c \"import json; d=json.load(open('err.json')); assert d['kind']=='failed' and 'no private key matches' in d['error'] and d['command']=='key', d\""
 check_fails "key delete without --yes and no terminal: refused" "add --yes" secsf key delete "$uri" </dev/null
 check "key delete --yes" secsf key delete --yes "$uri"
 check "  and it is gone" sh -c "! '$SECSF_TOOL' key list | grep -q cli-ec"
@@ -107,7 +108,7 @@ broken wrongpin "s|^pkcs11-pin-source = .*|pkcs11-pin-source = file:$WORK/wrong.
 mkdir -p notafile.pin
 broken unreadable "s|^pkcs11-pin-source = .*|pkcs11-pin-source = file:$WORK/notafile.pin|"
 broken typo "s|^pkcs11-token = |pkcs11-tokn = |"
-for case in "badmodule:pkcs11-module-path" "nosuchtoken:initialise the token" "wrongpin:put the token's user PIN" \
+for case in "badmodule:pkcs11-module-path" "nosuchtoken:set pkcs11-token to one of them" "wrongpin:put the token's user PIN" \
     "unreadable:readable by this service's user" "typo:fix the spelling"; do
     name=${case%%:*} want=${case#*:}
     OPENSSL_CONF=$name.cnf "$SECSF_TOOL" check >"$name.out" 2>&1

@@ -41,6 +41,33 @@ dynamic_path = $OPENSSL_ENGINES/secsf.so
 init = 1
 CONF
 
+# The certificate through the engine, as stunnel asks for it (libp11's LOAD_CERT_CTRL).
+openssl x509 -in web.crt -outform DER -out web.der
+check "the server certificate stored in the token beside its key" \
+    p11tool --token-label node1 --login --pin 1234 --write-object web.der --type cert --label web --id 0303
+cat >loadcert.c <<'C'
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+#include <openssl/engine.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    struct { const char *id; X509 *cert; } p = {argv[1], NULL};
+    ENGINE *e = ENGINE_by_id("secsf");
+    if (!e || !ENGINE_init(e)) return 2;
+    if (!ENGINE_ctrl_cmd(e, "LOAD_CERT_CTRL", 0, &p, NULL, 0) || !p.cert) { ERR_print_errors_fp(stderr); return 1; }
+    PEM_write_X509(stdout, p.cert);
+    return 0;
+}
+C
+if cc -o loadcert loadcert.c -lcrypto 2>cc.err; then
+    check "LOAD_CERT_CTRL returns the certificate a URI names" sh -c \
+        "./loadcert 'pkcs11:token=node1;object=web;type=cert' >engine.crt && cmp engine.crt web.crt"
+    check_fails "LOAD_CERT_CTRL for a URI without a certificate: a clear error" "no certificate at" \
+        ./loadcert 'pkcs11:token=node1;object=nothing-here;type=cert'
+else
+    not_ok "a client of LOAD_CERT_CTRL builds"; sed 's/^/# /' cc.err
+fi
+
 # nginx does not run with the ASan runtime preloaded (a sanitizer build): its part
 # is reported as skipped there, and runs in every normal build.
 if [ -n "${SECSF_ASAN_RUNTIME:-}" ]; then

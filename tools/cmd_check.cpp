@@ -72,12 +72,16 @@ std::string fixFor(const SePlugin &p, const Error &e, const ConfigFile &cfg) {
         switch (e.reason()) {
         case Reason::PinIncorrect: return "put the token's user PIN in " + cfg.get("pkcs11-pin-source");
         case Reason::PinLocked: return "unblock the user PIN with the SO PIN (pkcs11-tool --init-pin --login --login-type so)";
-        case Reason::PinRequired: return "set pkcs11-pin-source = file:/path/to/pin (or give pin-source in key URIs)";
+        case Reason::PinRequired:
+            return "set pkcs11-pin-source = file:/path/to/pin for the token pkcs11-token names, and "
+                   "pkcs11-token-pin-sources = LABEL=file:/path for others";
         default: break;
         }
         if (m.find("not present") != std::string::npos || m.find("no token") != std::string::npos)
-            return "initialise the token (softhsm2-util --init-token) or set pkcs11-token to a token that is present "
-                   "(pkcs11-tool --module " + cfg.get("pkcs11-module-path") + " -L)";
+            return "list the tokens this user sees (pkcs11-tool --module " + cfg.get("pkcs11-module-path") +
+                   " -L) and set pkcs11-token to one of them; if the token exists for another user, give this "
+                   "user read access to the module's token storage (SoftHSM: directories.tokendir). Do not "
+                   "initialise a new token of the same name: it would be a second, empty token";
         if (m.find("several tokens") != std::string::npos) return "set pkcs11-token to the token's label or pkcs11:serial=...";
         return "check pkcs11-module-path and the token (pkcs11-tool --module " + cfg.get("pkcs11-module-path") + " -L)";
     }

@@ -101,6 +101,21 @@ const char *helpText(const std::string &command) {
 
 }  // namespace secsf::cli
 
+namespace secsf::cli {
+namespace {
+// An error as the user asked for output: a sentence on stderr, or with --json one
+// JSON object {"error", "kind", "command"} on stdout that a script can parse.
+int report(const Context &c, const std::string &cmd, const char *kind, const std::string &what, int rc) {
+    if (c.json) {
+        printf("%s\n", Json{{"error", what}, {"kind", kind}, {"command", cmd}, {"exit", rc}}.dump().c_str());
+    } else {
+        fprintf(stderr, "secsf %s: %s%s\n", cmd.c_str(), std::string(kind) == "denied" ? "refused: " : "", what.c_str());
+    }
+    return rc;
+}
+}  // namespace
+}  // namespace secsf::cli
+
 int main(int argc, char **argv) {
     using namespace secsf::cli;
     // Read the configuration ourselves: OpenSSL must not load secsf into this process.
@@ -139,16 +154,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "secsf: unknown command '%s'\n%s", cmd.c_str(), helpText(""));
         return kUsage;
     } catch (const UsageError &e) {
+        if (c.json) return report(c, cmd, "usage", e.what(), kUsage);
         fprintf(stderr, "secsf %s: %s\n%s", cmd.c_str(), e.what(), helpText(cmd));
         return kUsage;
     } catch (const Denied &e) {
-        fprintf(stderr, "secsf %s: refused: %s\n", cmd.c_str(), e.what());
-        return kDenied;
+        return report(c, cmd, "denied", e.what(), kDenied);
     } catch (const secsf::Error &e) {
-        fprintf(stderr, "secsf %s: %s\n", cmd.c_str(), e.what());
-        return kFailed;
+        return report(c, cmd, "failed", e.what(), kFailed);
     } catch (const std::exception &e) {
-        fprintf(stderr, "secsf %s: %s\n", cmd.c_str(), e.what());
-        return kFailed;
+        return report(c, cmd, "failed", e.what(), kFailed);
     }
 }

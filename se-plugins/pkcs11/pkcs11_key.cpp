@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <unistd.h>
 
 namespace secsf {
 
@@ -34,7 +35,11 @@ void Pkcs11Key::refresh(std::unique_lock<std::mutex> &) {
          }))
         tok = t;
     if (!tok)
-        throw Error(Reason::NotFound, "token '" + ref_.tokenLabel + "' is no longer present");
+        throw Error(Reason::NotFound, "token '" + ref_.tokenLabel + "' (serial " + ref_.tokenSerial +
+                                          ") is not among the tokens " + ref_.module->path() +
+                                          " shows this process (uid " + std::to_string(geteuid()) +
+                                          "): it was removed, or this user cannot read it (SoftHSM: "
+                                          "the directories.tokendir of SOFTHSM2_CONF)");
     if (ref_.cls == CKO_PRIVATE_KEY) tok->login(ref_.pin);
     p11::Session s = tok->session();
     CK_BBOOL onToken = CK_TRUE;

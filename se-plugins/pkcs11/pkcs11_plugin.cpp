@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <unistd.h>
+
 #include "../../pkcs11/mechanisms.h"
 #include "../../pkcs11/objects.h"
 #include "../../pkcs11/rv.h"
@@ -81,6 +83,19 @@ void refuseDuplicate(p11::Session &s, p11::Token &tok, CK_ATTRIBUTE_TYPE attr, c
                     ", or set secsf.allow-duplicate-label:1 to make it anyway");
 }
 
+// " (this process, uid 33, sees: 'node1', 'node2')" for a message about a token
+// that is not there: a wrong name and a user who cannot read the token look alike.
+std::string visibleTokens(p11::Module &m) {
+    std::string names;
+    try {
+        for (auto &t : m.tokens()) names += (names.empty() ? "'" : ", '") + t->label() + "'";
+    } catch (const Error &) {
+        return "";
+    }
+    return " (this process, uid " + std::to_string(geteuid()) + ", sees " +
+           (names.empty() ? std::string("no initialised token") : names) + ")";
+}
+
 }  // namespace
 
 Pkcs11Plugin::Pkcs11Plugin(Pkcs11Config cfg) : cfg_(std::move(cfg)) {
@@ -151,7 +166,7 @@ std::shared_ptr<p11::Token> Pkcs11Plugin::defaultToken() {
         auto tokens = module_->tokensWhere([&](const p11::Token &t) { return isConfiguredToken(t); });
         if (!tokens.empty()) return tokens[0];
         throw Error(Reason::NotFound, "configured token '" + cfg_.token + "' is not present in " +
-                                          cfg_.modulePath);
+                                          cfg_.modulePath + visibleTokens(*module_));
     }
     auto tokens = module_->tokens();
     if (tokens.size() == 1) return tokens[0];
@@ -186,7 +201,8 @@ Found Pkcs11Plugin::findIn(const std::shared_ptr<p11::Module> &module, const p11
         module->fn()->C_GetSlotInfo(t.slot(), &si);
         return uri.matchesSlot(t.slot(), si);
     });
-    if (tokens.empty()) throw Error(Reason::NotFound, "no token matches " + uri.redacted());
+    if (tokens.empty())
+        throw Error(Reason::NotFound, "no token matches " + uri.redacted() + visibleTokens(*module));
 
     auto cls = uri.objectClass();
     bool wantPrivate = !cls || *cls == CKO_PRIVATE_KEY;
@@ -292,7 +308,7 @@ std::shared_ptr<p11::Token> Pkcs11Plugin::tokenFor(const std::string &where, p11
         auto tokens = module_->tokensWhere([&](const p11::Token &t) { return u.matchesToken(t.identity()); });
         if (tokens.size() > 1) throw Error(Reason::Ambiguous, u.redacted() + " matches several tokens");
         if (!tokens.empty()) tok = tokens[0];
-        if (!tok) throw Error(Reason::NotFound, "no token matches " + u.redacted());
+        if (!tok) throw Error(Reason::NotFound, "no token matches " + u.redacted() + visibleTokens(*module_));
         if (auto v = u.pinValue()) pin = p11::PinSource::fromValue(*v);
         else if (auto s = u.pinSource()) pin = p11::PinSource::fromSource(*s);
         else pin = pinFor(*tok);
