@@ -1,5 +1,6 @@
 // libFuzzer target for configuration values from openssl.cnf: security levels, TPM
-// handles, function-levels lists and PIN sources. Each must be accepted or refused
+// handles, function-levels lists, per-token PIN sources, module path lists and PIN
+// sources. Each must be accepted or refused
 // with secsf::Error(Config) — never crash, and a refusal never echoes control bytes.
 #include <cstddef>
 #include <cstdint>
@@ -31,6 +32,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     try {
         for (auto &[name, level] : secsf::parseFunctionLevels("k", in))
             if (name.empty() || level < 1 || level > 9) std::abort();
+    } catch (const secsf::Error &e) {
+        refusedCleanly(e);
+    }
+    try {
+        for (auto &[label, source] : secsf::parseTokenPinSources("k", in))
+            if (label.empty() || source.empty() || label.size() > 32) std::abort();
+    } catch (const secsf::Error &e) {
+        refusedCleanly(e);
+    }
+    try {
+        for (auto &path : secsf::parsePathList("k", in))
+            if (path.empty() || path[0] != '/') std::abort();
     } catch (const secsf::Error &e) {
         refusedCleanly(e);
     }
