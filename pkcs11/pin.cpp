@@ -60,7 +60,9 @@ std::string PinSource::describe() const {
 
 void checkSecretFile(const std::string &what, const struct stat &st) {
     uid_t me = geteuid();
-    if (st.st_uid != me && st.st_uid != 0)
+    // root may read the service user's file (a pre-forking server's parent reads the
+    // PIN its workers read as that user).
+    if (me != 0 && st.st_uid != me && st.st_uid != 0)
         throw Error(Reason::Config, what + " belongs to uid " + std::to_string(st.st_uid) +
                                         ", not to this process's user (uid " + std::to_string(me) +
                                         ") or root: a secret must be owned by who uses it");

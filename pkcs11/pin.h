@@ -12,8 +12,8 @@
 namespace secsf::p11 {
 
 // Refuses (Error(Config), with a sentence naming `what` and the fix) a secret file
-// that is open to group or others or owned by someone else than this process's
-// user or root, as OpenSSH does for private keys.
+// that is open to group or others, or (for a process not running as root) owned by
+// someone else than this process's user or root, as OpenSSH does for private keys.
 void checkSecretFile(const std::string &what, const struct stat &st);
 
 class PinSource {

@@ -8,7 +8,7 @@ PACKAGES="
   libp11-kit-dev p11-kit
   softhsm2 opensc libengine-pkcs11-openssl
   libcppunit-dev libunistring-dev
-  nginx curl
+  nginx curl apache2-bin
   libtss2-dev swtpm swtpm-tools tpm2-openssl tpm2-tools
   libpcsclite-dev pcscd vsmartcard-vpcd opensc-pkcs11 perl
   nlohmann-json3-dev libsqlite3-dev python3-jwcrypto
