@@ -203,27 +203,24 @@ std::vector<std::shared_ptr<Token>> Module::tokensWhere(const std::function<bool
     // SoftHSM answers C_GetSlotList / C_GetTokenInfo from its files, and while
     // another process writes them (a key made or deleted, a forked child starting
     // afresh) it can report a present token as absent, or fail to read it, for a
-    // few milliseconds. So an answer that lost a token this process knew, could not
-    // read a slot, or holds no wanted token is asked again (see backoff()).
+    // few milliseconds. So an answer that holds no wanted token, or lost a wanted
+    // token this process knew, is asked again (see backoff()).
     for (int attempt = 0;;) {
-        bool unsure = false;
-        std::vector<std::shared_ptr<Token>> out;
-        bool more = true;
-        auto all = listTokens(unsure, /*forgetLost=*/false);
-        for (auto &t : all)
+        std::vector<std::shared_ptr<Token>> out, lost;
+        for (auto &t : listTokens(lost, /*forgetLost=*/false))
             if (wanted(*t)) out.push_back(t);
-        if ((!unsure && !out.empty()) || !(more = backoff(attempt))) {
-            if (!more) listTokens(unsure, /*forgetLost=*/true);
+        bool lostWanted = false;
+        for (auto &t : lost) lostWanted = lostWanted || wanted(*t);
+        if (!out.empty() && !lostWanted) return out;
+        if (!backoff(attempt)) {
+            listTokens(lost, /*forgetLost=*/true);
             return out;
         }
-        // SoftHSM does not always find a token again that it failed to read once
-        // (at its C_Initialize, say) until it starts afresh; from the second wait on,
-        // restart it, if no other thread is using it.
-        if (attempt >= 2) restart();
     }
 }
 
-std::vector<std::shared_ptr<Token>> Module::listTokens(bool &lostKnown, bool forgetLost) {
+std::vector<std::shared_ptr<Token>> Module::listTokens(std::vector<std::shared_ptr<Token>> &lost,
+                                                       bool forgetLost) {
     CK_FUNCTION_LIST *f = fn();
     CK_ULONG n = 0;
     check(f->C_GetSlotList(CK_TRUE, nullptr, &n), "listing slots of " + path_);
@@ -233,17 +230,14 @@ std::vector<std::shared_ptr<Token>> Module::listTokens(bool &lostKnown, bool for
     std::lock_guard<std::mutex> lk(mu_);
     std::vector<std::shared_ptr<Token>> out;
     std::set<CK_SLOT_ID> seen;
-    bool unsure = false;
     for (CK_SLOT_ID id : ids) {
         // An uninitialised token (SoftHSM always offers one) holds nothing and
         // refuses sessions: it is not a candidate for any URI.
         CK_TOKEN_INFO ti{};
         CK_RV rv = f->C_GetTokenInfo(id, &ti);
-        if (rv != CKR_OK || !(ti.flags & CKF_TOKEN_INITIALIZED)) {
-            // Failing to read a slot's token may be a rewrite in progress: ask again.
-            if (transientRv(rv)) unsure = true;
-            continue;
-        }
+        // A slot whose token cannot be read now (a rewrite in progress) is left
+        // out; a known token there counts as lost below, and is asked about again.
+        if (rv != CKR_OK || !(ti.flags & CKF_TOKEN_INITIALIZED)) continue;
         seen.insert(id);
         auto &t = tokens_[id];
         // Re-initialised under us (new serial): a new token, new sessions.
@@ -252,21 +246,20 @@ std::vector<std::shared_ptr<Token>> Module::listTokens(bool &lostKnown, bool for
             try {
                 t = std::make_shared<Token>(this, id, gen_.load());
             } catch (const Error &) {
-                tokens_.erase(id);  // its info could not be read (see above): ask again
+                tokens_.erase(id);  // its info could not be read (see above)
                 seen.erase(id);
-                unsure = true;
                 continue;
             }
         }
         out.push_back(t);
     }
-    lostKnown = unsure;
+    lost.clear();
     for (auto it = tokens_.begin(); it != tokens_.end();) {
         if (seen.count(it->first)) {
             ++it;
             continue;
         }
-        lostKnown = true;
+        lost.push_back(it->second);
         it = forgetLost ? tokens_.erase(it) : std::next(it);
     }
     return out;

@@ -55,19 +55,21 @@ public:
     // Slots with an initialised token present; Token objects live as long as the generation.
     std::vector<std::shared_ptr<Token>> tokens();
     // Those for which `wanted` holds, asking the module again (see backoff()) while
-    // the answer holds none or looks like a token being rewritten.
+    // the answer holds none, or lacks a wanted token this process knew.
     std::vector<std::shared_ptr<Token>> tokensWhere(const std::function<bool(const Token &)> &wanted);
     // C_Finalize + C_Initialize, when no other thread is inside a module and no
     // other user of the module in this process shares it; true if it did. SoftHSM
     // does not always see a token again that it once failed to read (another
-    // process was rewriting its file) until it starts afresh.
+    // process was rewriting its file) until it starts afresh. Call it holding no
+    // secsf lock but the DeviceEntry: it waits (at most 1 s) for the other threads
+    // to leave the module, and a thread waiting for a lock this one held would not.
     bool restart();
 
 private:
     explicit Module(std::string path) : path_(std::move(path)) {}
     void initialize();  // with mu_ held
-    // One answer of the module; lostKnown: a token known before is not in it.
-    std::vector<std::shared_ptr<Token>> listTokens(bool &lostKnown, bool forgetLost);
+    // One answer of the module; `lost`: the tokens known before that are not in it.
+    std::vector<std::shared_ptr<Token>> listTokens(std::vector<std::shared_ptr<Token>> &lost, bool forgetLost);
 
     std::string path_;
     std::mutex mu_;

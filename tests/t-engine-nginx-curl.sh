@@ -61,9 +61,9 @@ int main(int argc, char **argv) {
 C
 if cc -o loadcert loadcert.c -lcrypto 2>cc.err; then
     check "LOAD_CERT_CTRL returns the certificate a URI names" sh -c \
-        "./loadcert 'pkcs11:token=node1;object=web;type=cert' >engine.crt && cmp engine.crt web.crt"
+        "LD_PRELOAD='${SECSF_ASAN_RUNTIME:-}' ./loadcert 'pkcs11:token=node1;object=web;type=cert' >engine.crt && cmp engine.crt web.crt"
     check_fails "LOAD_CERT_CTRL for a URI without a certificate: a clear error" "no certificate at" \
-        ./loadcert 'pkcs11:token=node1;object=nothing-here;type=cert'
+        env LD_PRELOAD="${SECSF_ASAN_RUNTIME:-}" ./loadcert 'pkcs11:token=node1;object=nothing-here;type=cert'
 else
     not_ok "a client of LOAD_CERT_CTRL builds"; sed 's/^/# /' cc.err
 fi

@@ -34,6 +34,7 @@ void Pkcs11Key::refresh(std::unique_lock<std::mutex> &) {
              return t.serial() == ref_.tokenSerial && t.label() == ref_.tokenLabel;
          }))
         tok = t;
+    tokenMissing_ = !tok;
     if (!tok)
         throw Error(Reason::NotFound, "token '" + ref_.tokenLabel + "' (serial " + ref_.tokenSerial +
                                           ") is not among the tokens " + ref_.module->path() +
@@ -77,7 +78,13 @@ template <class Op> void Pkcs11Key::run(const char *what, Op op) {
             if (ref_.cls != CKO_PUBLIC_KEY) tok->login(ref_.pin);
         } catch (const Error &e) {
             // See Pkcs11Plugin::find: a module confused by another process's writes.
-            if (attempt > 0 || e.reason() != Reason::DeviceError || !ref_.module->restart()) throw;
+            // Only for a device error or a vanished token, never for a deleted object.
+            bool mendable = e.reason() == Reason::DeviceError;
+            {
+                std::lock_guard<std::mutex> lk(mu_);
+                mendable = mendable || tokenMissing_;
+            }
+            if (attempt > 0 || !mendable || !ref_.module->restart()) throw;
             continue;
         }
         p11::Session s = tok->session();

@@ -54,6 +54,7 @@ private:
     Pkcs11KeyRef ref_;
     PublicKey pub_;
     bool hasPub_;
+    bool tokenMissing_ = false;  // the last refresh found no token (guarded by mu_)
 };
 
 }  // namespace secsf

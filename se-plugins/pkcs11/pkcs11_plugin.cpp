@@ -180,17 +180,20 @@ Found Pkcs11Plugin::find(const std::string &text) {
     p11::DeviceEntry inside;  // see pkcs11/module.h
     p11::Uri uri = p11::Uri::parse(text);
     std::shared_ptr<p11::Module> module = moduleFor(uri);
+    bool noToken = false;
     try {
-        return findIn(module, uri);
+        return findIn(module, uri, noToken);
     } catch (const Error &e) {
         // A token read half-rewritten by another process can leave the module in a
-        // state only a fresh start mends (see Module::restart): once, if alone.
-        if (e.reason() != Reason::DeviceError || !module->restart()) throw;
-        return findIn(module, uri);
+        // state only a fresh start mends (see Module::restart): once, if alone. Not
+        // for a missing object: a restart would end the session copies that keep
+        // keys loaded before working.
+        if ((e.reason() != Reason::DeviceError && !noToken) || !module->restart()) throw;
+        return findIn(module, uri, noToken);
     }
 }
 
-Found Pkcs11Plugin::findIn(const std::shared_ptr<p11::Module> &module, const p11::Uri &uri) {
+Found Pkcs11Plugin::findIn(const std::shared_ptr<p11::Module> &module, const p11::Uri &uri, bool &noToken) {
     if (!uri.matchesModule(module->info()))
         throw Error(Reason::NotFound, "the module " + module->path() + " does not match " +
                                           uri.redacted());
@@ -201,8 +204,8 @@ Found Pkcs11Plugin::findIn(const std::shared_ptr<p11::Module> &module, const p11
         module->fn()->C_GetSlotInfo(t.slot(), &si);
         return uri.matchesSlot(t.slot(), si);
     });
-    if (tokens.empty())
-        throw Error(Reason::NotFound, "no token matches " + uri.redacted() + visibleTokens(*module));
+    noToken = tokens.empty();
+    if (noToken) throw Error(Reason::NotFound, "no token matches " + uri.redacted() + visibleTokens(*module));
 
     auto cls = uri.objectClass();
     bool wantPrivate = !cls || *cls == CKO_PRIVATE_KEY;

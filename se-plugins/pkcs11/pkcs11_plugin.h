@@ -67,7 +67,8 @@ private:
     p11::PinSource pinFor(const p11::Token &t) const;
     // The module a URI selects: the configured one, or one of pkcs11-allowed-modules.
     std::shared_ptr<p11::Module> moduleFor(const p11::Uri &uri);
-    Found findIn(const std::shared_ptr<p11::Module> &module, const p11::Uri &uri);
+    // noToken: set when no token matched (as opposed to no object).
+    Found findIn(const std::shared_ptr<p11::Module> &module, const p11::Uri &uri, bool &noToken);
 
     struct Probe {
         uint64_t generation = ~0ull;
