@@ -38,6 +38,10 @@ private:
     bool held_ = false;
 };
 
+// How often one lookup or operation may restart a module (see Module::restart)
+// before it reports what it met: another process may be rewriting the token again.
+constexpr int kMaxRestarts = 3;
+
 class Module {
 public:
     // One Module per path per process; PKCS#11 allows one C_Initialize per process.

@@ -70,6 +70,7 @@ std::shared_ptr<p11::Token> Pkcs11Key::currentToken(CK_OBJECT_HANDLE &h) {
 // retry after a lost login; otherwise an Error naming the key and the token.
 template <class Op> void Pkcs11Key::run(const char *what, Op op) {
     p11::DeviceEntry inside;  // see pkcs11/module.h
+    int restarts = 0;
     for (int attempt = 0;; attempt++) {
         CK_OBJECT_HANDLE h;
         std::shared_ptr<p11::Token> tok;
@@ -84,7 +85,8 @@ template <class Op> void Pkcs11Key::run(const char *what, Op op) {
                 std::lock_guard<std::mutex> lk(mu_);
                 mendable = mendable || tokenMissing_;
             }
-            if (attempt > 0 || !mendable || !ref_.module->restart()) throw;
+            if (!mendable || restarts++ == p11::kMaxRestarts || !ref_.module->restart()) throw;
+            attempt = -1;
             continue;
         }
         p11::Session s = tok->session();

@@ -180,16 +180,18 @@ Found Pkcs11Plugin::find(const std::string &text) {
     p11::DeviceEntry inside;  // see pkcs11/module.h
     p11::Uri uri = p11::Uri::parse(text);
     std::shared_ptr<p11::Module> module = moduleFor(uri);
-    bool noToken = false;
-    try {
-        return findIn(module, uri, noToken);
-    } catch (const Error &e) {
-        // A token read half-rewritten by another process can leave the module in a
-        // state only a fresh start mends (see Module::restart): once, if alone. Not
-        // for a missing object: a restart would end the session copies that keep
-        // keys loaded before working.
-        if ((e.reason() != Reason::DeviceError && !noToken) || !module->restart()) throw;
-        return findIn(module, uri, noToken);
+    for (int restarts = 0;; restarts++) {
+        bool noToken = false;
+        try {
+            return findIn(module, uri, noToken);
+        } catch (const Error &e) {
+            // A token read half-rewritten by another process can leave the module in
+            // a state only a fresh start mends (see Module::restart), if alone. Not
+            // for a missing object: a restart would end the session copies that keep
+            // keys loaded before working.
+            bool mendable = e.reason() == Reason::DeviceError || noToken;
+            if (!mendable || restarts == p11::kMaxRestarts || !module->restart()) throw;
+        }
     }
 }
 

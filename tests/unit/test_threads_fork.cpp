@@ -4,6 +4,10 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
 #include <cstdlib>
 #include <thread>
 #include <vector>
@@ -43,6 +47,7 @@ class ThreadsForkTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(keyDeletedWhileRunningIsSeen);
     CPPUNIT_TEST(keyAddedWhileRunningIsFound);
     CPPUNIT_TEST(keyReplacedWhileRunningIsTheNewOne);
+    CPPUNIT_TEST(sixteenThreadsLoadWhileAnotherProcessWritesTheToken);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -165,6 +170,48 @@ public:
         EVP_PKEY_free(before);
         EVP_PKEY_free(again);
         EVP_PKEY_free(after);
+    }
+
+    // Issue 15 item 3: another process makes and deletes an unrelated key pair in a
+    // loop (SoftHSM rewrites the token's files each time) while 16 threads look up
+    // and use stable keys. Every lookup must find its key, every signature verify.
+    void sixteenThreadsLoadWhileAnotherProcessWritesTheToken() {
+        EVP_PKEY *k = genEcKey("stable-under-writes");
+        CPPUNIT_ASSERT_MESSAGE(errors(), k);
+        EVP_PKEY_free(k);
+        std::string stop = workDir() + "/writer.stop";
+        std::remove(stop.c_str());
+        std::string tool = "OPENSSL_CONF=/dev/null pkcs11-tool --module " + softhsmModule() +
+                           " --token-label node1 --login --pin 1234 ";
+        std::string writer = "(while [ ! -e '" + stop + "' ]; do " + tool +
+                             "--keypairgen --key-type EC:prime256v1 --label churn --id 99 >/dev/null 2>&1; " + tool +
+                             "--delete-object --type privkey --id 99 >/dev/null 2>&1; " + tool +
+                             "--delete-object --type pubkey --id 99 >/dev/null 2>&1; done; rm -f '" + stop +
+                             "') &";
+        CPPUNIT_ASSERT_EQUAL(0, std::system(writer.c_str()));
+        std::atomic<int> failures{0}, done{0};
+        std::string firstError;
+        std::mutex errMu;
+        std::vector<std::thread> threads;
+        int rounds = std::getenv("SECSF_WRITER_ROUNDS") ? std::atoi(std::getenv("SECSF_WRITER_ROUNDS")) : 100;
+        for (int t = 0; t < 16; t++)
+            threads.emplace_back([&] {
+                for (int i = 0; i < rounds; i++) {
+                    if (signByUri("pkcs11:token=node1;object=stable-under-writes;type=private")) {
+                        done++;
+                        continue;
+                    }
+                    failures++;
+                    std::lock_guard<std::mutex> lk(errMu);
+                    if (firstError.empty()) firstError = errors();
+                }
+            });
+        for (auto &th : threads) th.join();
+        std::ofstream(stop) << "stop\n";
+        for (int i = 0; i < 100 && std::ifstream(stop); i++) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        CPPUNIT_ASSERT_MESSAGE(std::to_string(failures.load()) + " of " + std::to_string(16 * rounds) +
+                                   " lookups failed; first: " + firstError,
+                               failures.load() == 0 && done.load() == 16 * rounds);
     }
 };
 
