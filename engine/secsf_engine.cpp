@@ -43,60 +43,58 @@ bool providerReady() {
     return false;
 }
 
-EVP_PKEY *load(const char *id, int want) {
+// The id as it may appear in a message.
+std::string shown(const char *id) { return strlen(id) > 200 ? "(long id)" : id; }
+
+// The first object of the kind `expect` that `take` turns into a T, from the store
+// (the provider's) that `id` names: a key URI or a SECSF KEY file. Raises `missing`
+// + the id when there is none.
+template <class T, class Take> T *firstInStore(const char *id, int expect, Take take, const char *missing) {
     if (!id || !*id) {
         raise(kReasonBadId, "empty key id: give a pkcs11: URI or a SECSF KEY file");
         return nullptr;
     }
     if (!providerReady()) return nullptr;
-    OSSL_STORE_CTX *s = OSSL_STORE_open_ex(id, nullptr, nullptr, nullptr, nullptr, nullptr,
-                                           nullptr, nullptr);
+    OSSL_STORE_CTX *s = OSSL_STORE_open_ex(id, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
     if (!s) {
-        raise(kReasonNoKey, std::string("cannot open key ") + (strlen(id) > 200 ? "(long id)" : id));
+        raise(kReasonNoKey, "cannot open " + shown(id));
         return nullptr;
     }
-    OSSL_STORE_expect(s, want);
-    EVP_PKEY *key = nullptr;
-    while (!key && !OSSL_STORE_eof(s)) {
+    OSSL_STORE_expect(s, expect);
+    T *out = nullptr;
+    while (!out && !OSSL_STORE_eof(s)) {
         OSSL_STORE_INFO *info = OSSL_STORE_load(s);
         if (!info) break;
-        int t = OSSL_STORE_INFO_get_type(info);
-        if (t == OSSL_STORE_INFO_PKEY && want == OSSL_STORE_INFO_PKEY)
-            key = OSSL_STORE_INFO_get1_PKEY(info);
-        else if (want == OSSL_STORE_INFO_PUBKEY && t == OSSL_STORE_INFO_PUBKEY)
-            key = OSSL_STORE_INFO_get1_PUBKEY(info);
-        else if (want == OSSL_STORE_INFO_PUBKEY && t == OSSL_STORE_INFO_PKEY)
-            key = OSSL_STORE_INFO_get1_PKEY(info);
+        out = take(info);
         OSSL_STORE_INFO_free(info);
     }
     OSSL_STORE_close(s);
-    if (!key)
-        raise(kReasonNoKey, std::string(want == OSSL_STORE_INFO_PKEY ? "no private key at "
-                                                                     : "no public key at ") +
-                                (strlen(id) > 200 ? "(long id)" : id));
-    return key;
+    if (!out) raise(kReasonNoKey, missing + shown(id));
+    return out;
+}
+
+EVP_PKEY *load(const char *id, int want) {
+    return firstInStore<EVP_PKEY>(
+        id, want,
+        [want](OSSL_STORE_INFO *info) -> EVP_PKEY * {
+            int t = OSSL_STORE_INFO_get_type(info);
+            if (t == OSSL_STORE_INFO_PKEY) return OSSL_STORE_INFO_get1_PKEY(info);
+            if (t == OSSL_STORE_INFO_PUBKEY && want == OSSL_STORE_INFO_PUBKEY)
+                return OSSL_STORE_INFO_get1_PUBKEY(info);
+            return nullptr;
+        },
+        want == OSSL_STORE_INFO_PKEY ? "no private key at " : "no public key at ");
 }
 
 // The certificate a URI names (type=cert, or the one beside a key): stunnel and
 // other libp11 users ask for it with the "LOAD_CERT_CTRL" command.
 X509 *loadCert(const char *id) {
-    if (!id || !*id || !providerReady()) return nullptr;
-    OSSL_STORE_CTX *s = OSSL_STORE_open_ex(id, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
-    if (!s) {
-        raise(kReasonNoKey, std::string("cannot open ") + (strlen(id) > 200 ? "(long id)" : id));
-        return nullptr;
-    }
-    OSSL_STORE_expect(s, OSSL_STORE_INFO_CERT);
-    X509 *cert = nullptr;
-    while (!cert && !OSSL_STORE_eof(s)) {
-        OSSL_STORE_INFO *info = OSSL_STORE_load(s);
-        if (!info) break;
-        if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_CERT) cert = OSSL_STORE_INFO_get1_CERT(info);
-        OSSL_STORE_INFO_free(info);
-    }
-    OSSL_STORE_close(s);
-    if (!cert) raise(kReasonNoKey, std::string("no certificate at ") + (strlen(id) > 200 ? "(long id)" : id));
-    return cert;
+    return firstInStore<X509>(
+        id, OSSL_STORE_INFO_CERT,
+        [](OSSL_STORE_INFO *info) {
+            return OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_CERT ? OSSL_STORE_INFO_get1_CERT(info) : nullptr;
+        },
+        "no certificate at ");
 }
 
 // The command numbers and the parameter block are libp11's, which these programs expect.

@@ -4,9 +4,10 @@
 # curl doing mutual TLS with its client key in the token through the engine, and the
 # openssl CLI signing through -engine secsf. Bounded in time, loopback only.
 . "$(dirname "$0")/lib/setup.sh"
+. "$TESTS_DIR/lib/nginx.sh"
 # Only here: other checks load libp11's engine from the system directory.
 export OPENSSL_ENGINES="${SECSF_ENGINE_DIR:?run through make check, which sets SECSF_ENGINE_DIR}"
-NGINX=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
+NGINX=$NGINX_BIN
 SRV='pkcs11:token=node1;object=web;type=private'
 CLI='pkcs11:token=node1;object=curl-client;type=private'
 
@@ -31,15 +32,7 @@ check_fails "a bad key id through the engine: clear error" "no private key at" \
 # nginx loads `engine:` keys without initialising the engine: openssl.cnf does it
 # (init = 1), as for any engine a server uses.
 cp openssl.cnf provider-only.cnf
-sed -i 's/^providers = provider_sect/providers = provider_sect\nengines = engine_sect/' openssl.cnf
-cat >>openssl.cnf <<CONF
-[engine_sect]
-secsf = secsf_engine_sect
-[secsf_engine_sect]
-engine_id = secsf
-dynamic_path = $OPENSSL_ENGINES/secsf.so
-init = 1
-CONF
+engine_conf openssl.cnf
 
 # The certificate through the engine, as stunnel asks for it (libp11's LOAD_CERT_CTRL).
 openssl x509 -in web.crt -outform DER -out web.der
@@ -77,34 +70,10 @@ if [ -n "${SECSF_ASAN_RUNTIME:-}" ]; then
 fi
 
 port=$(free_port)
-mkdir -p nginx/tmp
 write_nginx_conf() {  # KEY-ID FILE
-    cat >"$2" <<CONF
-daemon off;
-master_process on;
-worker_processes 1;
-user root;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log info;
-env SOFTHSM2_CONF;
-env OPENSSL_CONF;
-env OPENSSL_ENGINES;
-events { worker_connections 16; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx/tmp;
-    server {
-        listen 127.0.0.1:$port ssl;
-        server_name localhost;
-        ssl_certificate $WORK/web.crt;
-        ssl_certificate_key "engine:secsf:$1";
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_verify_client optional;
-        ssl_client_certificate $WORK/client.crt;
-        location / { return 200 "secsf \$ssl_protocol client=\$ssl_client_verify \$ssl_client_s_dn\n"; }
-    }
-}
-CONF
+    nginx_conf "$2" "$port" "$1" 1 "ssl_certificate $WORK/web.crt;" "ssl_verify_client optional;" \
+        "ssl_client_certificate $WORK/client.crt;" \
+        'location / { return 200 "secsf $ssl_protocol client=$ssl_client_verify $ssl_client_s_dn\n"; }'
 }
 write_nginx_conf "$SRV" nginx/nginx.conf
 check "nginx -t accepts the engine key" timeout 60 "$NGINX" -t -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"

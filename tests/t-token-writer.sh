@@ -8,6 +8,7 @@
 # two workers, its key in the token through the engine, is reloaded under load.
 # Every operation must succeed. Bounded in time; loopback only.
 . "$(dirname "$0")/lib/setup.sh"
+. "$TESTS_DIR/lib/nginx.sh"
 ROUNDS=${SECSF_WRITER_ROUNDS:-25}
 echo data >data
 check "a stable key" openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 \
@@ -51,45 +52,13 @@ if [ -n "${SECSF_ASAN_RUNTIME:-}" ]; then
     exit 0
 fi
 export OPENSSL_ENGINES="${SECSF_ENGINE_DIR:?run through make check, which sets SECSF_ENGINE_DIR}"
-NGINX=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
+NGINX=$NGINX_BIN
 check "server certificate" openssl req -new -x509 -days 2 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost -key stable.pem -out web.crt
-sed -i 's/^providers = provider_sect/providers = provider_sect\nengines = engine_sect/' openssl.cnf
-cat >>openssl.cnf <<CONF
-[engine_sect]
-secsf = secsf_engine_sect
-[secsf_engine_sect]
-engine_id = secsf
-dynamic_path = $OPENSSL_ENGINES/secsf.so
-init = 1
-CONF
+engine_conf openssl.cnf
 port=$(free_port)
-mkdir -p nginx/tmp
-cat >nginx/nginx.conf <<CONF
-daemon off;
-master_process on;
-worker_processes 2;
-user root;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log info;
-env SOFTHSM2_CONF;
-env OPENSSL_CONF;
-env OPENSSL_ENGINES;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx/tmp;
-    server {
-        listen 127.0.0.1:$port ssl;
-        server_name localhost;
-        ssl_certificate $WORK/web.crt;
-        ssl_certificate_key "engine:secsf:pkcs11:token=node1;object=stable;type=private";
-        ssl_protocols TLSv1.2 TLSv1.3;
-        keepalive_timeout 0;
-        location / { return 200 "ok\n"; }
-    }
-}
-CONF
+nginx_conf nginx/nginx.conf "$port" "pkcs11:token=node1;object=stable;type=private" 2 \
+    "ssl_certificate $WORK/web.crt;" "keepalive_timeout 0;" 'location / { return 200 "ok\n"; }'
 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >nginx/stdout 2>&1 &
 NGINX_PID=$!
 at_exit "kill $NGINX_PID 2>/dev/null"
