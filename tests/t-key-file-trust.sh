@@ -114,6 +114,10 @@ check "pkcs11-token-pin-sources gives node2's PIN" \
 check "... node1's keys keep working beside it" \
     env OPENSSL_CONF=two.cnf openssl dgst -sha256 -sign k1.pem -out sig6 data
 check "... both signatures verify" sh -c "openssl pkey -in n2.pem -pubout -out n2.pub 2>/dev/null || OPENSSL_CONF=two.cnf openssl pkey -in n2.pem -pubout -out n2.pub; openssl dgst -sha256 -verify n2.pub -signature sig5 data && openssl dgst -sha256 -verify k1.pub -signature sig6 data"
+printf '5678\n' >node2-open.pin && chmod 644 node2-open.pin
+secsf_conf twoopen.cnf node1 "$WORK/node1.pin" "pkcs11-token-pin-sources = node2=file:$WORK/node2-open.pin"
+check_fails "secsf check reports a per-token PIN file open to others" "pkcs11-token-pin-sources (node2).*open to group" \
+    sh -c "'$SECSF_TOOL' --config twoopen.cnf check >&2"
 secsf_conf twobad.cnf node1 "$WORK/node1.pin" "pkcs11-token-pin-sources = node2"
 check_fails "a malformed pkcs11-token-pin-sources names the form" "token-label=pin-source" \
     env OPENSSL_CONF=twobad.cnf openssl dgst -sha256 -sign k1.pem -out sig data

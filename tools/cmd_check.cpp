@@ -9,6 +9,7 @@
 
 #include "../services/openssl_error.h"
 #include "../pkcs11/pin.h"
+#include "../se-plugins/config_values.h"
 #include "../se-plugins/registry_config.h"
 #include "cli.h"
 #include "secsf/error.h"
@@ -131,6 +132,11 @@ int cmdCheck(Context &c, const Args &a) {
         r.problem("Secure Environments", "none is configured",
                   "add pkcs11-module-path (and pkcs11-token, pkcs11-pin-source), tpm2-tcti or pcsc-reader");
     checkPinSource(r, "pkcs11-pin-source", c.config.get("pkcs11-pin-source"), "the token's user PIN");
+    for (auto &[label, source] : parseTokenPinSources("pkcs11-token-pin-sources", c.config.get("pkcs11-token-pin-sources")))
+        checkPinSource(r, "pkcs11-token-pin-sources (" + label + ")", source, "token " + label + "'s user PIN");
+    checkPinSource(r, "tpm2-owner-auth-source", c.config.get("tpm2-owner-auth-source"), "the owner authorization");
+    for (auto &source : parseList(c.config.get("tpm2-auth-sources")))
+        checkPinSource(r, "tpm2-auth-sources", source, "a TPM key's authorization value");
     checkPinSource(r, "pcsc-pin-source", c.config.get("pcsc-pin-source"), "the card PIN");
     checkPinSource(r, "pcsc-management-key-source", c.config.get("pcsc-management-key-source"), "the management key in hex");
     for (auto &p : c.registry.all()) {
