@@ -58,11 +58,22 @@ std::string PinSource::describe() const {
     }
 }
 
+namespace {
+// root may read the service user's file (a pre-forking server's parent reads the PIN
+// its workers read as that user).
+bool ownerFits(const struct stat &st) {
+    uid_t me = geteuid();
+    return me == 0 || st.st_uid == me || st.st_uid == 0;
+}
+
+bool secretFileIsPrivate(const struct stat &st) {
+    return ownerFits(st) && !(st.st_mode & (S_IRWXG | S_IRWXO));
+}
+}  // namespace
+
 void checkSecretFile(const std::string &what, const struct stat &st) {
     uid_t me = geteuid();
-    // root may read the service user's file (a pre-forking server's parent reads the
-    // PIN its workers read as that user).
-    if (me != 0 && st.st_uid != me && st.st_uid != 0)
+    if (!ownerFits(st))
         throw Error(Reason::Config, what + " belongs to uid " + std::to_string(st.st_uid) +
                                         ", not to this process's user (uid " + std::to_string(me) +
                                         ") or root: a secret must be owned by who uses it");
@@ -91,11 +102,12 @@ SecureString PinSource::read() const {
         if (fd < 0) throw Error(Reason::PinRequired, "cannot read " + describe() + " (" +
                                                          std::string(strerror(errno)) + ")");
         struct stat st {};
-        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+        if (!regular || !secretFileIsPrivate(st)) {
             close(fd);
-            throw Error(Reason::Config, describe() + " is not a regular file");
+            if (!regular) throw Error(Reason::Config, describe() + " is not a regular file");
+            checkSecretFile(describe(), st);  // throws the sentence
         }
-        checkSecretFile(describe(), st);
         char buf[256];
         ssize_t got = ::read(fd, buf, sizeof buf);
         close(fd);

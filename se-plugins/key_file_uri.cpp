@@ -1,5 +1,6 @@
 #include "key_file_uri.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "../pkcs11/pin.h"
@@ -49,9 +50,11 @@ void checkKeyFileUri(const SeRegistry &registry, const std::string &uri) {
         if (name == "module-name" || name == "module-path") continue;
         if (name == "pin-source" && se) {
             std::string want = sourceIdentity(value);
-            bool declared = false;
-            for (const std::string &d : se->declaredSecretSources()) declared = declared || (!want.empty() && sourceIdentity(d) == want);
-            if (declared) continue;
+            auto declared = se->declaredSecretSources();
+            if (!want.empty() && std::any_of(declared.begin(), declared.end(), [&](const std::string &d) {
+                    return sourceIdentity(d) == want;
+                }))
+                continue;
             throw Error(Reason::BadUri,
                         "a SECSF KEY file may only name a pin-source the configuration declares; '" +
                             printable(value) + "' is not one. Give the PIN in the configuration "
