@@ -10,15 +10,16 @@ namespace {
 const OSSL_ITEM kReasons[] = {
     {(unsigned)Reason::Generic, (void *)"secsf error"},
     {(unsigned)Reason::BadUri, (void *)"bad key URI"},
-    {(unsigned)Reason::NotFound, (void *)"not found"},
+    // Programs that print only the reason (Node.js does) should still say where to look.
+    {(unsigned)Reason::NotFound, (void *)"not found (secsf check and secsf key list show what is there)"},
     {(unsigned)Reason::Ambiguous, (void *)"ambiguous reference"},
-    {(unsigned)Reason::PinRequired, (void *)"PIN required"},
+    {(unsigned)Reason::PinRequired, (void *)"PIN required (pkcs11-pin-source or pkcs11-token-pin-sources gives a token's PIN)"},
     {(unsigned)Reason::PinIncorrect, (void *)"PIN incorrect"},
     {(unsigned)Reason::PinLocked, (void *)"PIN locked"},
-    {(unsigned)Reason::DeviceError, (void *)"secure environment failed"},
+    {(unsigned)Reason::DeviceError, (void *)"secure environment failed (secsf check tests it)"},
     {(unsigned)Reason::Unsupported, (void *)"operation not supported by the secure environment"},
     {(unsigned)Reason::BadInput, (void *)"bad input"},
-    {(unsigned)Reason::Config, (void *)"configuration error"},
+    {(unsigned)Reason::Config, (void *)"configuration error (secsf check names the setting)"},
     {0, nullptr},
 };
 }  // namespace

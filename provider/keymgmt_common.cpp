@@ -5,6 +5,7 @@
 #include <openssl/core_object.h>
 #include <openssl/params.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "errors.h"
@@ -140,14 +141,33 @@ int km_import(void *keydata, int selection, const OSSL_PARAM params[]) {
     });
 }
 
+// Whether an export that asks for the private half too comes from OpenSSL wanting
+// the key in another provider for an operation (evp_keymgmt_util_export_to_provider,
+// also behind EVP_PKEY_eq): its callback argument is libcrypto's import record,
+// whose first member is the target EVP_KEYMGMT, never null. The other askers —
+// the legacy copy behind EVP_PKEY_get0_EC_KEY/RSA (an EVP_PKEY_CTX, whose first
+// member, `operation`, is 0 with zeroed padding there) and EVP_PKEY_todata (a null
+// OSSL_PARAM pointer) — start with eight zero bytes. Both records are larger than
+// that, so reading them is in bounds. This relies on OpenSSL 3's internal layout,
+// the same in 3.0 to 3.5; with another layout, exports are refused as before.
+bool forAnotherProvidersOperation(void *cbarg) {
+    if (!cbarg) return true;
+    uintptr_t first = 0;
+    std::memcpy(&first, cbarg, sizeof first);
+    return first != 0;
+}
+
 int km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg) {
     auto *k = static_cast<ProvKey *>(keydata);
     if (!k || !k->hasPub || !(selection & kPublicish)) return 0;
-    // Only the public half ever leaves. Asked for the private half too (OpenSSL
-    // does so when it wants to run a private operation in another provider), say
-    // no: a public-only copy would be accepted and then fail with "missing private
-    // key"; refusing makes OpenSSL use secsf's own implementation instead.
-    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && k->hasPrivate()) return 0;
+    // Only the public half ever leaves. Asked for the private half too when OpenSSL
+    // wants to run a private operation in another provider, say no: a public-only
+    // copy would be accepted, kept in the key's operation cache, and then fail with
+    // "missing private key"; refusing makes OpenSSL use secsf's own implementation.
+    // Anyone else asking gets the public half (Node.js reads a key's curve through
+    // the legacy EC_KEY and aborts the process when there is none).
+    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && k->hasPrivate() && forAnotherProvidersOperation(cbarg))
+        return 0;
     OSSL_PARAM params[3];
     Bytes nb, eb;
     if (k->type == KeyType::ED25519) {

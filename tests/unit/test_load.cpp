@@ -3,8 +3,10 @@
 // result is checked (signatures under the default provider, secrets against the
 // peer's computation, plaintexts against what was encrypted). And the property that
 // keys stay in the token: a private key made through secsf cannot be exported.
+#define OPENSSL_SUPPRESS_DEPRECATED 1  // EC_KEY / RSA: what Node.js reads
 #include <cppunit/extensions/HelperMacros.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -83,6 +85,7 @@ class LoadTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(LoadTest);
     CPPUNIT_TEST(eightThreadsMixedWithForkInTheMiddle);
     CPPUNIT_TEST(privateKeysDoNotLeaveTheToken);
+    CPPUNIT_TEST(legacyCopiesArePublicAndKeysKeepWorking);
     CPPUNIT_TEST_SUITE_END();
 
     Keys k_;
@@ -181,6 +184,33 @@ public:
             CPPUNIT_ASSERT_MESSAGE("i2d_PrivateKey wrote key material", len <= 0);
             errors();
         }
+    }
+
+    // Issue 15 item 10: Node.js reads a key's curve and size through the legacy
+    // EC_KEY / RSA (asymmetricKeyDetails) and aborts when there is none. OpenSSL makes
+    // that copy with the key's export: it gets the public half, never the private one,
+    // and the key keeps signing in the SE afterwards (the copy must not become what
+    // OpenSSL signs with).
+    void legacyCopiesArePublicAndKeysKeepWorking() {
+        const EC_KEY *ec = EVP_PKEY_get0_EC_KEY(k_.ec);
+        CPPUNIT_ASSERT_MESSAGE("no legacy EC_KEY: " + errors(), ec);
+        CPPUNIT_ASSERT_EQUAL(NID_X9_62_prime256v1, EC_GROUP_get_curve_name(EC_KEY_get0_group(ec)));
+        CPPUNIT_ASSERT_MESSAGE("the private scalar left the token", !EC_KEY_get0_private_key(ec));
+        CPPUNIT_ASSERT(EC_KEY_get0_public_key(ec));
+        const RSA *rsa = EVP_PKEY_get0_RSA(k_.rsa);
+        CPPUNIT_ASSERT_MESSAGE("no legacy RSA: " + errors(), rsa);
+        CPPUNIT_ASSERT_EQUAL(2048, RSA_bits(rsa));
+        CPPUNIT_ASSERT_MESSAGE("the private exponent left the token", !RSA_get0_d(rsa));
+        for (EVP_PKEY *key : {k_.ec, k_.rsa}) {
+            Bytes s = sign(key, "SHA256", "after the legacy copy");
+            CPPUNIT_ASSERT_MESSAGE(errors(), !s.empty() && verifyWithDefault(key, "SHA256", "after the legacy copy", s));
+            CPPUNIT_ASSERT_EQUAL(std::string("secsf"), providerOf(key));
+        }
+        // Comparing with a software key still leaves signing in the SE (EVP_PKEY_eq
+        // moves keys between providers with the operation export).
+        CPPUNIT_ASSERT_EQUAL(1, EVP_PKEY_eq(k_.ec, k_.ecPub));
+        Bytes s = sign(k_.ec, "SHA256", "after a comparison");
+        CPPUNIT_ASSERT_MESSAGE(errors(), !s.empty() && verifyWithDefault(k_.ec, "SHA256", "after a comparison", s));
     }
 };
 
