@@ -123,5 +123,7 @@ check "check --json" sh -c "OPENSSL_CONF=wrongpin.cnf '$SECSF_TOOL' --json check
 # The demo, as the README's first command ends with it.
 check "secsf demo: every step as stated" sh -c \
     "'$SECSF_TOOL' demo --module '$SECSF_MODULE' --pkcs11-module '$SOFTHSM_MODULE' --dir '$WORK/demo' >demo.out 2>&1; rc=\$?; tail -1 demo.out | grep -q '0 unexpected' && test \$rc -eq 0"
+check "... its PIN file, token and state files are readable by their owner only" sh -c \
+    "test -s '$WORK/demo/demo.pin' && test -z \"\$(find '$WORK/demo' -type f -perm /077)\""
 check_fails "secsf demo without the provider says how to give it" "--module" \
     secsf demo --module /nonexistent/secsf.so --pkcs11-module "$SOFTHSM_MODULE" --dir "$WORK/demo2"
