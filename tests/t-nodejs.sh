@@ -53,10 +53,14 @@ const s = https.createServer({key: fs.readFileSync('ec.pem'), cert: fs.readFileS
     (req, res) => { res.end('secsf ' + req.socket.getProtocol() + '\n'); });
 s.listen(Number(process.argv[2]), '127.0.0.1', () => console.log('listening'));
 JS
-node_secsf server.js "$port" >server.out 2>&1 &
+# Started directly (not through a shell function) so that $! is timeout's PID, which
+# passes the stop signal on to node.
+timeout 120 "$NODE" --openssl-shared-config server.js "$port" >server.out 2>&1 &
 SERVER=$!
 at_exit "kill $SERVER 2>/dev/null"
 for _ in $(seq 100); do grep -q listening server.out 2>/dev/null && break; sleep 0.1; done
 check "curl fetches from a Node HTTPS server whose key is in the token" sh -c \
     "timeout 30 curl -sS --cacert ec.crt --resolve localhost:$port:127.0.0.1 https://localhost:$port/ >page.txt && grep -q '^secsf TLSv1.3' page.txt"
 kill "$SERVER"
+wait "$SERVER" 2>/dev/null
+check "the Node server stopped" sh -c "! pgrep -f '[s]erver.js $port' >/dev/null"
