@@ -73,13 +73,8 @@ for n in 1 2 3 4 5 6 7 8; do client $n & clients="$clients $!"; done
 wait $clients
 total=$(cat codes.* | wc -l)
 good=$(cat codes.* | grep -c '^200$')
-spawned=$(grep -c 'AH00... \|child pid' "$A/logs/error.log" 2>/dev/null)
 if [ "$good" -eq $((8 * REQUESTS)) ]; then ok "Apache prefork answered all $good requests, children spawned under load"
 else not_ok "Apache prefork answered $good of $((8 * REQUESTS)) requests ($total attempts)"
     grep -h 'secsf::\|SSL Library Error\|emerg' "$A/logs/error.log" | sort | uniq -c | sort -rn | head -5 | sed 's/^/# /'; fi
 check "no child refused its key" sh -c "! grep -q 'secsf::' '$A/logs/error.log'"
-kill -TERM "$APACHE_PID"
-timeout 30 tail --pid="$APACHE_PID" -f /dev/null
-wait "$APACHE_PID"
-arc=$?
-check "Apache stops cleanly (exit $arc)" test "$arc" -eq 0
+stop_server Apache "$APACHE_PID" TERM

@@ -86,8 +86,4 @@ if [ "$good" -eq "$total" ] && [ "$total" -ge 80 ]; then
 else not_ok "nginx answered $good of $total requests over $RELOADS reloads"
     grep -h 'secsf\|emerg\|crit' nginx/error.log | sort | uniq -c | sort -rn | head -5 | sed 's/^/# /'; fi
 check "no worker refused its key" sh -c "! grep -q 'no longer present\|not initiali\|CKR_GENERAL_ERROR\|no token matches' nginx/error.log"
-kill -QUIT "$NGINX_PID"
-timeout 30 tail --pid="$NGINX_PID" -f /dev/null
-wait "$NGINX_PID"
-nrc=$?
-check "nginx stops cleanly (exit $nrc)" test "$nrc" -eq 0
+stop_server nginx "$NGINX_PID" QUIT

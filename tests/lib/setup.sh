@@ -31,6 +31,17 @@ if [ -n "${SECSF_ASAN_RUNTIME:-}" ]; then
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=99"
 fi
 
+# stop_server NAME PID SIGNAL: stops a server this check started (by its PID) and
+# checks that it exits 0 within 30 s.
+stop_server() {
+    local rc
+    kill -"$3" "$2"
+    timeout 30 tail --pid="$2" -f /dev/null
+    wait "$2"
+    rc=$?
+    check "$1 stops cleanly (exit $rc)" test "$rc" -eq 0
+}
+
 # flip_byte FILE OFFSET: changes one bit of one byte, so the file is always altered.
 flip_byte() {
     local b
