@@ -30,6 +30,8 @@ pthread_rwlock_t gForkGuard;
 thread_local int tEntries = 0;      // DeviceEntry depth of this thread
 thread_local bool tGuardHeld = false;  // the outermost DeviceEntry holds the guard shared
 thread_local bool tForkHolds = false;
+// Set while a fork() waits for the threads inside a module: they stop retrying.
+std::atomic<bool> gForkPending{false};
 
 void initForkGuard() {
     pthread_rwlockattr_t a;
@@ -41,6 +43,7 @@ void initForkGuard() {
 
 void beforeFork() {
     if (tEntries > 0) return;  // forking from inside a module call: nothing to wait for
+    gForkPending.store(true, std::memory_order_release);
     timespec until{};
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 2;  // a thread stuck in the module must not hang fork() for good
@@ -48,12 +51,14 @@ void beforeFork() {
 }
 
 void afterForkInParent() {
+    gForkPending.store(false, std::memory_order_release);
     if (tForkHolds) pthread_rwlock_unlock(&gForkGuard);
     tForkHolds = false;
 }
 
 void afterForkInChild() {
     gForks.fetch_add(1, std::memory_order_relaxed);
+    gForkPending.store(false, std::memory_order_relaxed);
     // The child has one thread: a fresh guard (the parent's may be held by threads
     // the child does not have, if the wait above timed out).
     tForkHolds = false;
@@ -84,6 +89,8 @@ CK_FUNCTION_LIST *loadPlain(const std::string &path) {
 // there (SoftHSM does) may reach secsf again; it must get an error, not a deadlock.
 thread_local bool tInsideInitialize = false;
 }  // namespace
+
+bool forkPending() { return gForkPending.load(std::memory_order_acquire); }
 
 DeviceEntry::DeviceEntry() {
     if (tEntries++ == 0) {
@@ -176,7 +183,7 @@ bool Module::restart() {
     // Only while no other thread is inside any module: the fork guard, taken alone.
     // A thread inside a DeviceEntry lets go of its shared hold first (nested
     // entries cannot, and another thread's entry may keep it from getting it).
-    if (tEntries > 1 || (tEntries == 1 && !tGuardHeld)) return false;
+    if (tEntries > 1 || (tEntries == 1 && !tGuardHeld) || forkPending()) return false;
     if (tEntries == 1) pthread_rwlock_unlock(&gForkGuard);
     timespec until{};
     clock_gettime(CLOCK_REALTIME, &until);

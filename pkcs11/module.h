@@ -26,6 +26,11 @@ class Token;
 // 2 s, so that a child does not inherit a lock that a thread, which does not exist
 // in the child, held inside the module (SoftHSM then deadlocks in the child's
 // C_Finalize). Construct it before taking any secsf lock.
+// True while a fork() waits for the threads inside a module (see DeviceEntry): a
+// thread that would wait and ask the module again gives up instead, so that the
+// fork is not kept waiting past its limit (the child would then inherit locks).
+bool forkPending();
+
 class DeviceEntry {
 public:
     DeviceEntry();

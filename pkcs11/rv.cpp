@@ -1,5 +1,7 @@
 #include "rv.h"
 
+#include "module.h"
+
 #include <chrono>
 #include <thread>
 
@@ -85,7 +87,7 @@ bool transientRv(CK_RV rv) {
 
 bool backoff(int &attempt) {
     static const int kWaitMs[] = {2, 10, 50, 200};
-    if (attempt >= (int)(sizeof kWaitMs / sizeof kWaitMs[0])) return false;
+    if (attempt >= (int)(sizeof kWaitMs / sizeof kWaitMs[0]) || forkPending()) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(kWaitMs[attempt++]));
     return true;
 }
