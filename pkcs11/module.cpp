@@ -179,6 +179,11 @@ std::vector<std::shared_ptr<Token>> Module::tokens() {
     return tokensWhere([](const Token &) { return true; });
 }
 
+std::vector<std::shared_ptr<Token>> Module::tokensNow() {
+    std::vector<std::shared_ptr<Token>> lost;
+    return listTokens(lost, /*forgetLost=*/false);
+}
+
 bool Module::restart() {
     // Only while no other thread is inside any module: the fork guard, taken alone.
     // A thread inside a DeviceEntry lets go of its shared hold first (nested

@@ -66,6 +66,8 @@ public:
     // Those for which `wanted` holds, asking the module again (see backoff()) while
     // the answer holds none, or lacks a wanted token this process knew.
     std::vector<std::shared_ptr<Token>> tokensWhere(const std::function<bool(const Token &)> &wanted);
+    // One answer of the module as it is, without asking again (for messages).
+    std::vector<std::shared_ptr<Token>> tokensNow();
     // C_Finalize + C_Initialize, when no other thread is inside a module and no
     // other user of the module in this process shares it; true if it did. SoftHSM
     // does not always see a token again that it once failed to read (another

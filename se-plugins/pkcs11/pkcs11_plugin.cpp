@@ -88,7 +88,7 @@ void refuseDuplicate(p11::Session &s, p11::Token &tok, CK_ATTRIBUTE_TYPE attr, c
 std::string visibleTokens(p11::Module &m) {
     std::string names;
     try {
-        for (auto &t : m.tokens()) names += (names.empty() ? "'" : ", '") + t->label() + "'";
+        for (auto &t : m.tokensNow()) names += (names.empty() ? "'" : ", '") + t->label() + "'";
     } catch (const Error &) {
         return "";
     }

@@ -13,6 +13,7 @@
 
 #include "../../pkcs11/mechanisms.h"
 #include "../../pkcs11/objects.h"
+#include "../../pkcs11/uri.h"
 #include "../public_key.h"
 #include "secsf/error.h"
 
@@ -151,14 +152,12 @@ void checkCompanion(p11::Session &s, CK_OBJECT_HANDLE priv, const PublicKey &pub
     if (checked.contains(k)) return;
     if (!signsFor(s, priv, pub)) {
         auto id = p11::getBytes(s, priv, CKA_ID);
-        static const char *d = "0123456789abcdef";
-        std::string hexId;
-        for (unsigned char c : id ? *id : Bytes{}) hexId += std::string{d[c >> 4], d[c & 15]};
+        std::string key = p11::formatUri(t->label(), t->serial(), p11::getString(s, priv, CKA_LABEL),
+                                         id ? *id : Bytes{}, CKO_PRIVATE_KEY);
         throw Error(Reason::DeviceError,
-                    "the public key object with CKA_ID " + (hexId.empty() ? std::string("(none)") : hexId) +
-                        " on " + t->describe() + " is not the public half of the private key '" +
-                        p11::getString(s, priv, CKA_LABEL) +
-                        "' (a signature by the private key does not verify with it): refusing to use it. "
+                    "the public key or certificate object with the CKA_ID of " + key +
+                        " is not the public half of that private key (a signature by it does not "
+                        "verify with it): refusing to use it. "
                         "Remove the stray public key or certificate object, or give the key pair ids of its own");
     }
     checked.add(k);
