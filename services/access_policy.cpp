@@ -1,24 +1,59 @@
 #include "access_policy.h"
 
+#include <fcntl.h>
 #include <fnmatch.h>
-
-#include <fstream>
-#include <iterator>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "secsf/error.h"
+#include "secsf/identifier.h"
 
 namespace secsf::svc {
 
 namespace {
 
+constexpr size_t kMaxPolicy = 1 << 20;
+const char kEntityVar[] = "${entity}";
+
+// The caller's id in a glob, matched as itself: an entity named "CAE-*" or "*" is a
+// name, not a wildcard that reaches other entities' objects.
+std::string escapeGlob(const std::string &s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
 std::string expand(std::string pattern, const std::string &entity) {
-    const std::string var = "${entity}";
-    for (size_t at; (at = pattern.find(var)) != std::string::npos;) pattern.replace(at, var.size(), entity);
+    const std::string var = kEntityVar, literal = escapeGlob(entity);
+    for (size_t at = 0; (at = pattern.find(var, at)) != std::string::npos; at += literal.size())
+        pattern.replace(at, var.size(), literal);
     return pattern;
 }
 
-bool matches(const std::string &pattern, const std::string &value) {
-    return fnmatch(pattern.c_str(), value.c_str(), 0) == 0;
+// Where the pattern names the caller ("${entity}/*"), a wildcard stays inside one
+// path element: entity "CAE-a" must not match "CAE-a/b/x", an object of "CAE-a/b".
+bool matches(const std::string &pattern, const std::string &value, bool perElement = false) {
+    return fnmatch(pattern.c_str(), value.c_str(), perElement ? FNM_PATHNAME : 0) == 0;
+}
+
+std::string readPolicy(const std::string &path) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) throw Error(Reason::Config, "the access policy " + path + " cannot be read");
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > kMaxPolicy) {
+        close(fd);
+        throw Error(Reason::Config, "the access policy " + path + " must be a regular file of at most 1 MiB");
+    }
+    std::string text;
+    char buf[65536];
+    ssize_t n;
+    while (text.size() <= kMaxPolicy && (n = read(fd, buf, sizeof buf)) > 0) text.append(buf, (size_t)n);
+    close(fd);
+    if (text.size() > kMaxPolicy) throw Error(Reason::Config, "the access policy " + path + " grew past 1 MiB while read");
+    return text;
 }
 
 }  // namespace
@@ -37,7 +72,7 @@ AccessPolicy AccessPolicy::parse(const std::string &text) {
                 throw Error(Reason::Config, std::string("an access-policy rule has no \"") + name + "\"");
             *dst = r[name].get<std::string>();
         }
-        std::string effect = r.value("effect", "");
+        std::string effect = r.contains("effect") && r["effect"].is_string() ? r["effect"].get<std::string>() : "";
         if (effect != "allow" && effect != "deny")
             throw Error(Reason::Config, "access-policy rule '" + rule.id + "': effect is allow or deny");
         rule.allow = effect == "allow";
@@ -47,9 +82,7 @@ AccessPolicy AccessPolicy::parse(const std::string &text) {
 }
 
 AccessPolicy AccessPolicy::load(const std::string &path, const JoseKey *signer) {
-    std::ifstream f(path);
-    if (!f) throw Error(Reason::Config, "the access policy " + path + " cannot be read");
-    std::string text(std::istreambuf_iterator<char>(f), {});
+    std::string text = readPolicy(path);
     if (!signer) return parse(text);
     while (!text.empty() && isspace((unsigned char)text.back())) text.pop_back();
     try {
@@ -64,9 +97,17 @@ AccessPolicy AccessPolicy::load(const std::string &path, const JoseKey *signer) 
 
 AccessDecision AccessPolicy::check(const std::string &entity, const std::string &function, const std::string &object,
                                    const std::string &owner) const {
-    for (const Rule &r : rules_)
-        if (matches(r.entity, entity) && matches(r.function, function) && matches(expand(r.object, entity), object))
+    try {
+        checkIdentifier("entity id", entity);
+    } catch (const Error &e) {
+        return {false, e.what()};
+    }
+    for (const Rule &r : rules_) {
+        bool namesCaller = r.object.find(kEntityVar) != std::string::npos;
+        if (matches(r.entity, entity) && matches(r.function, function) &&
+            matches(expand(r.object, entity), object, namesCaller))
             return {r.allow, "rule '" + r.id + "'"};
+    }
     // Objects nobody owns (an SE, the function registry) are open by default.
     return {owner.empty() || owner == entity, "default: owner-only"};
 }

@@ -6,7 +6,10 @@
 //     {"id": "no-deletes",   "entity": "*",       "function": "key.delete",  "object": "piv:*", "effect": "deny"}
 //   ]}
 // entity, function and object are glob patterns; in "object", "${entity}" stands for
-// the caller. The first rule that matches decides; when none does, the default is
+// the caller, compared literally (an entity named "CAE-*" is not a wildcard), and in
+// such a pattern a wildcard does not cross a '/' ("${entity}/*" is the caller's own
+// objects, not those of an owner whose id merely starts with it). Entity ids with
+// control characters are refused. The first rule that matches decides; when none does, the default is
 // owner-only: an entity may use an object it owns (storage objects are "owner/name"),
 // objects nobody owns (an SE, the function registry), and nothing owned by another.
 #pragma once
@@ -26,7 +29,7 @@ class AccessPolicy {
 public:
     // No rules: owner-only.
     AccessPolicy() = default;
-    // From a file: JSON, or a compact JWS of it when `signer` is given (then it must
+    // From a regular file of at most 1 MiB: JSON, or a compact JWS of it when `signer` is given (then it must
     // verify). Throws Error(Config) with the reason.
     static AccessPolicy load(const std::string &path, const JoseKey *signer = nullptr);
     static AccessPolicy parse(const std::string &json);

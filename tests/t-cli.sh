@@ -87,6 +87,42 @@ sed 's/\(.\{40\}\)./\1A/' policy.jws >tampered.jws
 sed "s|policy.jws|tampered.jws|" signed.cnf >tampered.cnf
 check_fails "an altered signed policy is refused" "not signed by the configured signer" \
     env OPENSSL_CONF=tampered.cnf "$SECSF_TOOL" storage list --owner CAE-meter
+# An entity's id is a name, never a wildcard (issue 16 item 5): with a rule that gives
+# every entity its own objects, no name reaches CAE-meter's, nor a prefix another owner's.
+cat >own.json <<'P'
+{"rules": [{"id": "own-objects", "entity": "*", "function": "storage.*", "object": "${entity}/*", "effect": "allow"}]}
+P
+cp openssl.cnf own.cnf
+echo "access-policy = $WORK/own.json" >>own.cnf
+check "\${entity}: the owner reads its own object" sh -c "OPENSSL_CONF=own.cnf '$SECSF_TOOL' --as CAE-meter storage get --owner CAE-meter credential | grep -qx s3cr3t"
+for who in 'CAE-*' '*' 'CAE-?eter' '[C]AE-meter' 'CAE-mete\r'; do
+    OPENSSL_CONF=own.cnf "$SECSF_TOOL" --as "$who" storage get --owner CAE-meter credential >out 2>err
+    rc=$?
+    check "\${entity}: an entity named '$who' does not read CAE-meter's object (exit 3)" sh -c "test $rc -eq 3 && test ! -s out"
+done
+OPENSSL_CONF=own.cnf "$SECSF_TOOL" --as '*' storage delete --owner CAE-meter credential >/dev/null 2>&1
+check "\${entity}: an entity named '*' does not delete it" sh -c "'$SECSF_TOOL' storage get --owner CAE-meter credential | grep -qx s3cr3t"
+check "an owner id with a '/' stores" secsf storage put --owner CAE-m/x secret --value theirs
+check_fails "\${entity}: CAE-m does not read the objects of CAE-m/x" "refused" \
+    env OPENSSL_CONF=own.cnf "$SECSF_TOOL" --as CAE-m storage get --owner CAE-m/x secret
+secsf storage delete --owner CAE-m/x secret >/dev/null 2>&1
+# Names are printable: a newline would make one stored object two in a listing.
+check_fails "a stored name with a newline is refused" "control character" secsf storage put --owner CAE-meter $'one\ntwo' --value x
+check "  and nothing was stored" sh -c "! '$SECSF_TOOL' storage list --owner CAE-meter | grep -qx two"
+check_fails "a stored name with a '/' is refused" "may not contain '/'" secsf storage put --owner CAE-meter a/b --value x
+check_fails "an owner id with a control character is refused" "control character" secsf storage put --owner $'CAE-\x1b[2J' n --value x
+check_fails "an entity id with a newline is refused" "control character" secsf --as $'CAE-meter\nCAE-ops' storage get --owner CAE-meter credential
+# A policy is a regular file of bounded size (item 6): not a device, not a FIFO.
+for special in /dev/zero fifo; do
+    [ "$special" = fifo ] && { mkfifo policy.fifo; special=$WORK/policy.fifo; }
+    cp openssl.cnf special.cnf
+    echo "access-policy = $special" >>special.cnf
+    check_fails "access-policy = ${special##*/}: refused at once, not read for ever" "regular file" \
+        timeout 20 env OPENSSL_CONF=special.cnf "$SECSF_TOOL" storage list --owner CAE-meter
+done
+head -c 1100000 /dev/zero | tr '\0' ' ' >huge.json
+sed "s|^access-policy = .*|access-policy = $WORK/huge.json|" special.cnf >huge.cnf
+check_fails "a policy file over 1 MiB is refused" "at most 1 MiB" env OPENSSL_CONF=huge.cnf "$SECSF_TOOL" storage list --owner CAE-meter
 check "storage delete by the owner" secsf storage delete --owner CAE-meter credential
 check_fails "  and it is gone" "no stored object" secsf storage get --owner CAE-meter credential
 

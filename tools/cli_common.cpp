@@ -9,6 +9,7 @@
 #include "../services/jose.h"
 #include "cli.h"
 #include "secsf/error.h"
+#include "secsf/identifier.h"
 
 namespace secsf::cli {
 
@@ -46,6 +47,11 @@ std::string Context::entityFor(const std::string &owner) const {
 
 void Context::authorize(const std::string &function, const std::string &object, const std::string &owner) const {
     std::string who = entityFor(owner);
+    try {
+        checkIdentifier("entity id", who);
+    } catch (const Error &e) {
+        throw Denied(std::string(e.what()) + " (--as, $SECSF_ENTITY or --owner)");
+    }
     svc::AccessDecision d = policy.check(who, function, object, owner);
     if (!d.allowed) throw Denied(who + " may not " + function + " " + object + ": refused by " + d.rule);
 }

@@ -9,6 +9,7 @@
 #include "piv_key.h"
 #include "piv_uri.h"
 #include "secsf/error.h"
+#include "secsf/identifier.h"
 #include "tlv.h"
 
 namespace secsf::pcsc {
@@ -174,6 +175,8 @@ std::shared_ptr<SeKey> Plugin::importSecret(const SecureBytes &, const std::stri
 
 void Plugin::storagePut(const std::string &owner, const std::string &name, const Bytes &data) {
     if (owner.empty() || name.empty()) throw Error(Reason::BadInput, "secure storage needs an owner and a name");
+    checkIdentifier("owner id", owner);
+    checkStorageName(name);
     ManagementKey mk = ManagementKey::fromSource(cfg_.mgmtKeySource, cfg_.mgmtKeyAlg);
     Objects objs = storageObjects(*pool_);
     unsigned tag = 0;
@@ -196,12 +199,16 @@ void Plugin::storagePut(const std::string &owner, const std::string &name, const
 }
 
 Bytes Plugin::storageGet(const std::string &owner, const std::string &name) {
+    checkIdentifier("owner id", owner);
+    checkIdentifier("stored object's name", name);
     for (const Record &r : records(storageObjects(*pool_)))
         if (r.owner == owner && r.name == name) return r.data;
     throw Error(Reason::NotFound, "no stored object '" + name + "' of " + owner + " on the card");
 }
 
 bool Plugin::storageDelete(const std::string &owner, const std::string &name) {
+    checkIdentifier("owner id", owner);
+    checkIdentifier("stored object's name", name);
     for (const Record &r : records(storageObjects(*pool_)))
         if (r.owner == owner && r.name == name) {
             ManagementKey mk = ManagementKey::fromSource(cfg_.mgmtKeySource, cfg_.mgmtKeyAlg);
@@ -215,6 +222,7 @@ bool Plugin::storageDelete(const std::string &owner, const std::string &name) {
 }
 
 std::vector<std::string> Plugin::storageList(const std::string &owner) {
+    checkIdentifier("owner id", owner);
     std::vector<std::string> out;
     for (const Record &r : records(storageObjects(*pool_)))
         if (r.owner == owner) out.push_back(r.name);

@@ -5,6 +5,7 @@
 #include "../../pkcs11/rv.h"
 #include "pkcs11_plugin.h"
 #include "secsf/device_call.h"
+#include "secsf/identifier.h"
 
 namespace secsf {
 
@@ -12,8 +13,10 @@ namespace {
 
 constexpr size_t kMaxObject = 64 * 1024;  // "small data objects": a bound, not a quota
 
-std::string application(const std::string &owner) {
+std::string application(const std::string &owner, const std::string *name = nullptr) {
     if (owner.empty()) throw Error(Reason::BadInput, "secure storage needs an owner (AE-ID or CSE-ID)");
+    checkIdentifier("owner id", owner);
+    if (name) checkIdentifier("stored object's name", *name);
     return "secsf-owner:" + owner;
 }
 
@@ -36,7 +39,7 @@ p11::Session Pkcs11Plugin::storageSession() {
 void Pkcs11Plugin::storagePut(const std::string &owner, const std::string &name, const Bytes &data) {
     p11::DeviceEntry inside;  // see pkcs11/module.h
     std::string app = application(owner);
-    if (name.empty()) throw Error(Reason::BadInput, "a stored object needs a name");
+    checkStorageName(name);
     if (data.size() > kMaxObject)
         throw Error(Reason::BadInput, "secure storage holds objects up to 64 KiB");
     p11::Session s = storageSession();
@@ -59,7 +62,7 @@ void Pkcs11Plugin::storagePut(const std::string &owner, const std::string &name,
 Bytes Pkcs11Plugin::storageGet(const std::string &owner, const std::string &name) {
     p11::DeviceEntry inside;  // see pkcs11/module.h
     p11::Session s = storageSession();
-    auto found = findData(s, application(owner), &name);
+    auto found = findData(s, application(owner, &name), &name);
     if (found.empty())
         throw Error(Reason::NotFound, "owner '" + owner + "' has no stored object '" + name + "'");
     auto v = p11::getBytes(s, found[0], CKA_VALUE);
@@ -70,7 +73,7 @@ Bytes Pkcs11Plugin::storageGet(const std::string &owner, const std::string &name
 bool Pkcs11Plugin::storageDelete(const std::string &owner, const std::string &name) {
     p11::DeviceEntry inside;  // see pkcs11/module.h
     p11::Session s = storageSession();
-    auto found = findData(s, application(owner), &name);
+    auto found = findData(s, application(owner, &name), &name);
     for (CK_OBJECT_HANDLE o : found)
         p11::check(s.fn()->C_DestroyObject(s.handle(), o), "deleting '" + name + "'");
     return !found.empty();

@@ -13,6 +13,7 @@
 #include <iterator>
 
 #include "secsf/error.h"
+#include "secsf/identifier.h"
 #include "tpm2_plugin.h"
 
 namespace secsf::tpm2 {
@@ -44,13 +45,16 @@ std::string Plugin::storagePath(const std::string &owner, const std::string *nam
     if (cfg_.storageDir.empty())
         throw Error(Reason::Config, "secure storage on the TPM needs tpm2-storage-dir in the configuration");
     if (owner.empty()) throw Error(Reason::BadInput, "secure storage needs an owner (AE-ID or CSE-ID)");
+    checkIdentifier("owner id", owner);
     std::string dir = cfg_.storageDir + "/" + hexName(owner);
     if (!name) return dir;
     if (name->empty()) throw Error(Reason::BadInput, "a stored object needs a name");
+    checkIdentifier("stored object's name", *name);
     return dir + "/" + hexName(*name) + ".sealed";
 }
 
 void Plugin::storagePut(const std::string &owner, const std::string &name, const Bytes &data) {
+    checkStorageName(name);
     std::string path = storagePath(owner, &name);
     TPM2B_SENSITIVE_CREATE sens{};
     if (data.size() > kMaxSealed)
