@@ -1,10 +1,13 @@
 #include "audit_log.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <cerrno>
+#include <cstring>
+#include <functional>
 
 #include "secsf/error.h"
 
@@ -13,6 +16,7 @@ namespace secsf::svc {
 namespace {
 
 const char kGenesis[] = "0000000000000000000000000000000000000000000000000000000000000000";
+constexpr size_t kMaxLine = 1 << 20;  // far above any record; bounds what a hostile file costs
 
 std::string sha256Hex(const std::string &s) {
     unsigned char d[32];
@@ -30,109 +34,232 @@ std::string recordHash(Json r) {
     return sha256Hex(r.dump());
 }
 
+bool isString(const Json &r, const char *name) { return r.contains(name) && r[name].is_string(); }
+
+// Whether line `lineNo` is a record that follows `prev`; why not, if it is not.
+// Signatures are the verifier's business; this is what a writer must know to go on.
+bool follows(const Json &r, long lineNo, const std::string &prev, std::string &why) {
+    if (!r.is_object() || !isString(r, "hash") || !isString(r, "prev") || !r.contains("seq") ||
+        !r["seq"].is_number_integer() || (r.contains("kind") && !r["kind"].is_string()))
+        why = "not a record";
+    else if (r["seq"].get<long>() != lineNo)
+        why = "out of sequence (a record was removed or inserted)";
+    else if (r["prev"].get<std::string>() != prev)
+        why = "does not follow the record before it";
+    else if (recordHash(r) != r["hash"].get<std::string>())
+        why = "altered (its hash does not match)";
+    else
+        return true;
+    return false;
+}
+
+std::string kindOf(const Json &r) { return r.contains("kind") ? r["kind"].get<std::string>() : ""; }
+
+// Calls fn(line, terminated) for each line of the open file, from its start. A line
+// longer than kMaxLine is handed over cut at that length, as not a record.
+void eachLine(int fd, const std::function<bool(const std::string &, bool)> &fn) {
+    std::string line;
+    char buf[65536];
+    off_t at = 0;
+    for (;;) {
+        ssize_t n = pread(fd, buf, sizeof buf, at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error(Reason::DeviceError, std::string("reading the audit log failed: ") + strerror(errno));
+        if (n == 0) break;
+        at += n;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n') {
+                if (!fn(line, true)) return;
+                line.clear();
+            } else if (line.size() < kMaxLine) {
+                line += buf[i];
+            }
+        }
+    }
+    if (!line.empty()) fn(line, false);
+}
+
+int openRegular(const std::string &path, int flags) {
+    int fd = open(path.c_str(), flags | O_CLOEXEC | O_NONBLOCK, 0600);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    return fd;
+}
+
 }  // namespace
 
 AuditLog::AuditLog(std::string path, JoseKey signer, int checkpointEvery, Clock clock)
-    : path_(std::move(path)), signer_(std::move(signer)), every_(checkpointEvery), clock_(std::move(clock)) {
+    : path_(std::move(path)), signer_(std::move(signer)), every_(checkpointEvery), clock_(std::move(clock)),
+      pid_(getpid()) {
     head_ = kGenesis;
-    // Find where the last complete record ends; a partial last line is dropped.
-    std::ifstream in(path_, std::ios::binary);
-    std::string line;
-    off_t good = 0, offset = 0;
-    while (std::getline(in, line)) {
-        off_t next = offset + (off_t)line.size() + 1;
-        if (in.eof()) break;  // no newline: cut short by a crash
-        Json r = Json::parse(line, nullptr, false);
-        if (!r.is_object() || !r.contains("hash") || !r.contains("seq")) break;
-        head_ = r["hash"].get<std::string>();
-        seq_ = r["seq"].get<long>();
-        sinceCheckpoint_ = r.value("kind", "") == "checkpoint" ? 0 : sinceCheckpoint_ + 1;
-        good = next;
-        offset = next;
+    fd_ = openRegular(path_, O_RDWR | O_CREAT | O_APPEND);
+    if (fd_ < 0) throw Error(Reason::Config, "cannot open the audit log " + path_ + " (a regular file)");
+    // One writer per file: a second one (another process, or another AuditLog here)
+    // would write records that do not follow each other.
+    if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        close(fd_);
+        throw Error(Reason::Config, "the audit log " + path_ + " is already open for writing (one writer per log)");
     }
-    in.close();
-    fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw Error(Reason::Config, "cannot open the audit log " + path_);
-    if (ftruncate(fd_, good) != 0) throw Error(Reason::DeviceError, "cannot repair the end of the audit log " + path_);
+    try {
+        // Every complete line must be a record that follows the one before; only an
+        // unterminated last line, cut short by a crash and never acknowledged, is dropped.
+        std::string why;
+        eachLine(fd_, [&](const std::string &line, bool terminated) {
+            if (!terminated) return false;
+            Json r = Json::parse(line, nullptr, false);
+            if (!follows(r, seq_ + 1, head_, why)) {
+                why = "record " + std::to_string(seq_ + 1) + ": " + why;
+                return false;
+            }
+            head_ = r["hash"].get<std::string>();
+            seq_++;
+            sinceCheckpoint_ = kindOf(r) == "checkpoint" ? 0 : sinceCheckpoint_ + 1;
+            good_ += (off_t)line.size() + 1;
+            return true;
+        });
+        if (!why.empty())
+            throw Error(Reason::DeviceError, "the audit log " + path_ + " is damaged at " + why +
+                                                 "; it is left as it is, as evidence: check it with the verifier, "
+                                                 "move it aside and start a new log");
+        if (ftruncate(fd_, good_) != 0) throw Error(Reason::DeviceError, "cannot drop the torn end of the audit log " + path_);
+    } catch (...) {
+        close(fd_);
+        throw;
+    }
 }
 
 AuditLog::~AuditLog() {
     if (fd_ >= 0) close(fd_);
 }
 
+long AuditLog::records() const {
+    std::lock_guard<std::mutex> g(mu_);
+    return seq_;
+}
+
+// Back to the end of the last acknowledged record; until that works, nothing is appended.
+bool AuditLog::rollBack() {
+    torn_ = !(ftruncate(fd_, good_) == 0 && fdatasync(fd_) == 0);
+    return !torn_;
+}
+
 void AuditLog::write(Json r) {
-    r["seq"] = ++seq_;
+    if (getpid() != pid_)
+        throw Error(Reason::DeviceError, "the audit log " + path_ + " was opened before a fork: open it in this process");
+    if (torn_ && !rollBack())
+        throw Error(Reason::DeviceError, "the audit log " + path_ + " still ends in a failed write that cannot be removed");
+    r["seq"] = seq_ + 1;
     r["time"] = clock_();
     r["prev"] = head_;
     r["hash"] = recordHash(r);
-    std::string line = r.dump() + "\n";
+    std::string line = r.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
     const char *p = line.data();
     size_t left = line.size();
-    while (left) {
+    const char *failed = nullptr;
+    int err = 0;
+    while (left && !failed) {
         ssize_t n = ::write(fd_, p, left);
-        if (n <= 0) throw Error(Reason::DeviceError, "writing the audit log " + path_ + " failed");
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            err = n < 0 ? errno : ENOSPC;
+            failed = "writing";
+            break;
+        }
         p += n;
         left -= (size_t)n;
     }
-    if (fdatasync(fd_) != 0) throw Error(Reason::DeviceError, "the audit log " + path_ + " did not reach the disk");
-    head_ = r["hash"];
+    if (!failed && fdatasync(fd_) != 0) {
+        err = errno;
+        failed = "flushing";
+    }
+    if (failed) {
+        bool clean = rollBack();
+        throw Error(Reason::DeviceError, std::string(failed) + " the audit log " + path_ + " failed (" + strerror(err) +
+                                             "): the record was not logged" +
+                                             (clean ? "" : ", and the part written could not be removed yet"));
+    }
+    good_ += (off_t)line.size();
+    seq_++;
+    head_ = r["hash"].get<std::string>();
 }
 
 void AuditLog::append(const AuditEntry &e) {
+    std::lock_guard<std::mutex> g(mu_);
     std::string digest = sha256Hex(std::string(e.message.begin(), e.message.end()));
     write({{"kind", "record"}, {"direction", e.direction}, {"peer", e.peer}, {"type", e.type}, {"digest", digest},
            {"outcome", e.outcome}});
-    if (++sinceCheckpoint_ >= every_) checkpoint();
+    if (++sinceCheckpoint_ < every_) return;
+    // The record is in; a checkpoint that fails now is tried again after the next one.
+    try {
+        checkpointLocked();
+    } catch (const Error &) {
+    }
 }
 
 void AuditLog::checkpoint() {
-    std::string head = head_;
-    long upTo = seq_;
-    std::string sig = jwsSign(signer_, Json{{"head", head}, {"upTo", upTo}});
+    std::lock_guard<std::mutex> g(mu_);
+    checkpointLocked();
+}
+
+void AuditLog::checkpointLocked() {
+    std::string sig = jwsSign(signer_, Json{{"head", head_}, {"upTo", seq_}});
     write({{"kind", "checkpoint"}, {"signed", sig}});
     sinceCheckpoint_ = 0;
 }
 
 AuditVerdict AuditLog::verify(const std::string &path, const JoseKey &verifier) {
     AuditVerdict v;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        v.why = "cannot read " + path;
+    int fd = openRegular(path, O_RDONLY);
+    if (fd < 0) {
+        v.why = "cannot read " + path + " (a regular file)";
         return v;
     }
-    std::string line, prev = kGenesis;
+    std::string prev = kGenesis;
     long lineNo = 0;
-    auto bad = [&](const std::string &why) {
+    bool bad = false;
+    auto fail = [&](const std::string &why) {
         v.firstBadRecord = lineNo;
         v.why = "record " + std::to_string(lineNo) + ": " + why;
-        return v;
+        bad = true;
+        return false;
     };
-    while (std::getline(in, line)) {
-        lineNo++;
-        Json r = Json::parse(line, nullptr, false);
-        if (!r.is_object() || !r.contains("hash") || !r.contains("prev") || !r.contains("seq") || !r["seq"].is_number_integer())
-            return bad("not a record");
-        if (r["seq"].get<long>() != lineNo) return bad("out of sequence (a record was removed or inserted)");
-        if (r["prev"] != prev) return bad("does not follow the record before it");
-        if (recordHash(r) != r["hash"]) return bad("altered (its hash does not match)");
-        if (r.value("kind", "") == "checkpoint") {
-            try {
-                Jws j = jwsVerify(r.value("signed", ""), verifier);
-                Json c = Json::parse(j.payload.begin(), j.payload.end(), nullptr, false);
-                if (!c.is_object() || c.value("head", "") != prev || c.value("upTo", -1L) != lineNo - 1)
-                    return bad("a checkpoint that signs another chain");
-            } catch (const Error &) {
-                return bad("a checkpoint whose signature does not verify");
+    try {
+        eachLine(fd, [&](const std::string &line, bool terminated) {
+            lineNo++;
+            if (!terminated) return fail("cut short (no end of line)");
+            Json r = Json::parse(line, nullptr, false);
+            std::string why;
+            if (!follows(r, lineNo, prev, why)) return fail(why);
+            if (kindOf(r) == "checkpoint") {
+                if (!isString(r, "signed")) return fail("a checkpoint without a signature");
+                try {
+                    Jws j = jwsVerify(r["signed"].get<std::string>(), verifier);
+                    Json c = Json::parse(j.payload.begin(), j.payload.end(), nullptr, false);
+                    if (!c.is_object() || !isString(c, "head") || c["head"].get<std::string>() != prev ||
+                        !c.contains("upTo") || !c["upTo"].is_number_integer() || c["upTo"].get<long>() != lineNo - 1)
+                        return fail("a checkpoint that signs another chain");
+                } catch (const Error &) {
+                    return fail("a checkpoint whose signature does not verify");
+                }
+                v.checkpoints++;
+                v.afterLastCheckpoint = 0;
+            } else {
+                v.records++;
+                v.afterLastCheckpoint++;
             }
-            v.checkpoints++;
-            v.afterLastCheckpoint = 0;
-        } else {
-            v.records++;
-            v.afterLastCheckpoint++;
-        }
-        prev = r["hash"];
+            prev = r["hash"].get<std::string>();
+            return true;
+        });
+    } catch (const Error &e) {
+        fail(e.what());
     }
-    v.intact = true;
+    close(fd);
+    v.intact = !bad;
     return v;
 }
 

@@ -2,10 +2,17 @@
 // append-only and tamper-evident. Each record is one JSON line holding the hash of
 // the record before it (a hash chain); every `checkpointEvery` records, and on
 // demand, a checkpoint signs the chain head with an SE key. A record is written and
-// fsync'ed before append() returns, so an acknowledged record survives a crash; a
-// line cut short by a crash is dropped when the log is opened again (it was never
-// acknowledged). The verifier names the first record that does not fit.
+// fsync'ed before append() returns, so an acknowledged record survives a crash. A
+// write that fails (a full disk) is rolled back to the end of the last record before
+// append() throws, so nothing acknowledged later can be lost with it; a line cut short
+// by a crash is dropped when the log is opened again (it was never acknowledged). Any
+// other damage makes the open fail and leaves the file as it is: it is evidence.
+// One writer per file (an exclusive lock; threads share one AuditLog). The verifier
+// names the first record that does not fit and never throws.
 #pragma once
+#include <sys/types.h>
+
+#include <mutex>
 #include <string>
 
 #include "clock.h"
@@ -32,14 +39,17 @@ struct AuditVerdict {
 class AuditLog {
 public:
     // Opens (or creates) the log; the signer is the SE key that signs checkpoints.
+    // Throws Error(Config) when another writer holds it, Error(DeviceError) naming the
+    // first damaged record when it is damaged.
     AuditLog(std::string path, JoseKey signer, int checkpointEvery = 100, Clock clock = systemClock());
     ~AuditLog();
     AuditLog(const AuditLog &) = delete;
-    // Durable when it returns. Throws Error(DeviceError) when the disk refuses.
+    // Durable when it returns. Throws Error(DeviceError) when the disk refuses; the
+    // record is then not in the log, and the log still ends on a whole record.
     void append(const AuditEntry &e);
     // Signs the chain head now (also done every checkpointEvery records).
     void checkpoint();
-    long records() const { return seq_; }
+    long records() const;
 
     // Checks a log file: the chain, each record's own hash, the checkpoints'
     // signatures under `verifier` (a public key), and that it ends on a checkpoint
@@ -48,11 +58,17 @@ public:
 
 private:
     void write(Json record);
+    void checkpointLocked();
+    bool rollBack();
     std::string path_;
     JoseKey signer_;
     int every_;
     Clock clock_;
+    pid_t pid_;
+    mutable std::mutex mu_;
     int fd_ = -1;
+    off_t good_ = 0;     // where the last acknowledged record ends
+    bool torn_ = false;  // a failed write is still to be cut off
     long seq_ = 0, sinceCheckpoint_ = 0;
     std::string head_;  // hash of the last record, hex
 };

@@ -3,9 +3,13 @@
 // and the tamper-evident audit log with checkpoints signed by a token key.
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "../../services/audit_log.h"
 #include "../../services/integrity.h"
@@ -40,6 +44,37 @@ std::string join(const std::vector<std::string> &l) {
     return s;
 }
 
+// A record as an editor with no key could rewrite it: its own hash made to fit.
+std::string rehashed(Json r) {
+    r.erase("hash");
+    std::string canon = r.dump();
+    unsigned char d[32];
+    unsigned n;
+    EVP_Digest(canon.data(), canon.size(), d, &n, EVP_sha256(), nullptr);
+    std::string hex;
+    for (unsigned char c : d) {
+        char b[3];
+        snprintf(b, sizeof b, "%02x", c);
+        hex += b;
+    }
+    r["hash"] = hex;
+    return r.dump();
+}
+
+// Writes fail past `limit` bytes of any file this process writes (EFBIG, as on a full
+// disk), until the returned guard goes.
+struct FileSizeLimit {
+    rlimit old{};
+    explicit FileSizeLimit(rlim_t limit) {
+        signal(SIGXFSZ, SIG_IGN);
+        getrlimit(RLIMIT_FSIZE, &old);
+        rlimit l = old;
+        l.rlim_cur = limit;
+        setrlimit(RLIMIT_FSIZE, &l);
+    }
+    ~FileSizeLimit() { setrlimit(RLIMIT_FSIZE, &old); }
+};
+
 AuditEntry entry(int i) {
     return {i % 2 ? "in" : "out", "CSE-" + std::to_string(i), "SecureMessage", Bytes(10, (unsigned char)i), "accepted"};
 }
@@ -55,6 +90,10 @@ class AccountabilityTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(auditLogVerifiesAndNamesTheAlteredRecord);
     CPPUNIT_TEST(auditLogSurvivesACrashMidRecord);
     CPPUNIT_TEST(auditLogRefusesForeignCheckpoints);
+    CPPUNIT_TEST(auditLogKeepsEveryAcknowledgedRecordAfterAFailedWrite);
+    CPPUNIT_TEST(auditLogRefusesToOpenOverDamageAndLeavesItAlone);
+    CPPUNIT_TEST(auditLogTakesManyThreadsAndRefusesASecondWriter);
+    CPPUNIT_TEST(auditVerifierGivesAVerdictOnAnyEditedRecord);
     CPPUNIT_TEST(plausibilityOfPositionTimeAndSpeed);
     CPPUNIT_TEST_SUITE_END();
 
@@ -203,6 +242,133 @@ public:
         AuditVerdict v = AuditLog::verify(path, auditKey().publicKey());
         CPPUNIT_ASSERT(!v.intact);
         CPPUNIT_ASSERT_EQUAL(4L, v.firstBadRecord);
+    }
+    // Issue 16 item 4a: a write that fails part-way (a full disk) leaves no torn line
+    // for the next open to "repair" together with the records acknowledged after it.
+    void auditLogKeepsEveryAcknowledgedRecordAfterAFailedWrite() {
+        std::string path = workDir() + "/audit-full.log";
+        unlink(path.c_str());
+        {
+            AuditLog log(path, auditKey(), 100, testClock());
+            for (int i = 1; i <= 3; i++) log.append(entry(i));
+            {
+                FileSizeLimit full(readAll(path).size() + 40);  // room for 40 bytes of the next line
+                CPPUNIT_ASSERT_THROW(log.append(entry(4)), secsf::Error);
+                CPPUNIT_ASSERT_THROW(log.append(entry(4)), secsf::Error);  // still full
+            }
+            CPPUNIT_ASSERT_EQUAL(3L, log.records());
+            log.append(entry(5));  // acknowledged
+            log.append(entry(6));  // acknowledged
+            CPPUNIT_ASSERT_EQUAL(5L, log.records());
+        }
+        AuditLog again(path, auditKey(), 100, testClock());
+        CPPUNIT_ASSERT_EQUAL(5L, again.records());
+        AuditVerdict v = AuditLog::verify(path, auditKey().publicKey());
+        CPPUNIT_ASSERT_MESSAGE(v.why, v.intact);
+        CPPUNIT_ASSERT_EQUAL(5L, v.records);
+        CPPUNIT_ASSERT(readAll(path).find("CSE-6") != std::string::npos);
+    }
+    // 4b: damage inside the log is evidence: the log is not opened, and not changed.
+    void auditLogRefusesToOpenOverDamageAndLeavesItAlone() {
+        std::string path = workDir() + "/audit-damaged.log";
+        unlink(path.c_str());
+        {
+            AuditLog log(path, auditKey(), 100, testClock());
+            for (int i = 1; i <= 6; i++) log.append(entry(i));
+        }
+        auto original = lines(readAll(path));
+        std::vector<std::pair<const char *, std::vector<std::string>>> damages;
+        auto oneByte = original;
+        oneByte[1][oneByte[1].find("CSE-") + 4] = '7';  // still JSON, hash no longer fits
+        damages.push_back({"one byte changed", oneByte});
+        auto notJson = original;
+        notJson[1][0] = 'x';
+        damages.push_back({"not JSON", notJson});
+        auto wrongType = original;
+        Json r = Json::parse(wrongType[1]);
+        r["seq"] = "2";
+        wrongType[1] = r.dump();
+        damages.push_back({"seq of the wrong type", wrongType});
+        for (auto &[what, edited] : damages) {
+            std::string text = join(edited) + "{\"torn";
+            writeAll(path, text);
+            try {
+                AuditLog log(path, auditKey(), 100, testClock());
+                CPPUNIT_FAIL(std::string("opened over damage: ") + what);
+            } catch (const secsf::Error &e) {
+                CPPUNIT_ASSERT_MESSAGE(std::string(what) + ": " + e.what(),
+                                       std::string(e.what()).find("record 2") != std::string::npos);
+            }
+            CPPUNIT_ASSERT_MESSAGE(what, readAll(path) == text);  // nothing truncated, nothing added
+        }
+    }
+    // 4c: one writer per log, however many threads.
+    void auditLogTakesManyThreadsAndRefusesASecondWriter() {
+        std::string path = workDir() + "/audit-threads.log";
+        unlink(path.c_str());
+        {
+            AuditLog log(path, JoseKey::fromSecret(secsf::SecureBytes(32, 9)), 50, testClock());
+            CPPUNIT_ASSERT_THROW(AuditLog(path, auditKey(), 100, testClock()), secsf::Error);
+            std::vector<std::thread> ts;
+            for (int t = 0; t < 8; t++)
+                ts.emplace_back([&, t] {
+                    for (int i = 0; i < 50; i++) log.append(entry(t * 100 + i));
+                });
+            for (auto &t : ts) t.join();
+            CPPUNIT_ASSERT_EQUAL(408L, log.records());  // 400 and 8 checkpoints
+        }
+        AuditVerdict v = AuditLog::verify(path, JoseKey::fromSecret(secsf::SecureBytes(32, 9)));
+        CPPUNIT_ASSERT_MESSAGE(v.why, v.intact);
+        CPPUNIT_ASSERT_EQUAL(400L, v.records);
+        AuditLog next(path, auditKey(), 100, testClock());  // closed: a new writer may open it
+        CPPUNIT_ASSERT_EQUAL(408L, next.records());
+    }
+    // 4d: the verifier reads an attacker's file: a verdict, never an exception.
+    void auditVerifierGivesAVerdictOnAnyEditedRecord() {
+        std::string path = workDir() + "/audit-edit.log";
+        unlink(path.c_str());
+        {
+            AuditLog log(path, auditKey(), 2, testClock());
+            for (int i = 1; i <= 4; i++) log.append(entry(i));
+        }
+        auto original = lines(readAll(path));  // record, record, checkpoint, ...
+        JoseKey pub = auditKey().publicKey();
+        std::vector<Json> values = {Json(1), Json(-1), Json(nullptr), Json::array({1}), Json::object(), Json(true),
+                                    Json(1.5), Json("x")};
+        int edits = 0;
+        for (size_t line = 0; line < 3; line++)
+            for (const char *member : {"seq", "prev", "hash", "kind", "signed", "time", "peer"})
+                for (const Json &value : values)
+                    for (bool fitHash : {false, true}) {
+                        auto edited = original;
+                        Json r = Json::parse(edited[line]);
+                        if (r.contains(member) && r[member] == value) continue;
+                        r[member] = value;
+                        edited[line] = fitHash ? rehashed(r) : r.dump();
+                        writeAll(path, join(edited));
+                        AuditVerdict v{};
+                        std::string what = std::to_string(line + 1) + ": " + member + " = " + value.dump();
+                        try {
+                            v = AuditLog::verify(path, pub);
+                        } catch (const std::exception &e) {
+                            CPPUNIT_FAIL("verify threw on record " + what + ": " + e.what());
+                        }
+                        // Only a "hash" recomputed over the unchanged record leaves it as it was.
+                        if (!(fitHash && std::string(member) == "hash")) CPPUNIT_ASSERT_MESSAGE(what, !v.intact);
+                        edits++;
+                    }
+        // A checkpoint signed by the right key over claims of the wrong types.
+        for (const Json &claims : {Json{{"head", 1}, {"upTo", "2"}}, Json::array({1}), Json{{"head", Json::array()}}}) {
+            auto edited = original;
+            Json r = Json::parse(edited[2]);
+            r["signed"] = jwsSign(auditKey(), claims);
+            edited[2] = rehashed(r);
+            writeAll(path, join(edited));
+            AuditVerdict v{};
+            CPPUNIT_ASSERT_NO_THROW(v = AuditLog::verify(path, pub));
+            CPPUNIT_ASSERT_MESSAGE(claims.dump(), !v.intact && v.firstBadRecord == 3);
+        }
+        CPPUNIT_ASSERT(edits > 300);
     }
     void plausibilityOfPositionTimeAndSpeed() {
         PlausibilityValidator v({70.0, 60, 3600, 4, 3}, testClock());
