@@ -16,7 +16,7 @@ Bytes reportMisbehaviour(const JoseKey &reporterKey, const std::string &reporter
 }
 
 MisbehaviourDesk::MisbehaviourDesk(KeyOf keyOf, Clock clock, int64_t window)
-    : keyOf_(std::move(keyOf)), clock_(clock), replay_(window, 100000, clock) {}
+    : keyOf_(std::move(keyOf)), clock_(clock), replay_(window, 4096, 100000, clock) {}
 
 MisbehaviourReport MisbehaviourDesk::receive(const Bytes &report) {
     Json claimed = parseObject(jwsPeek(toString(report)).payload, "the report");
@@ -30,7 +30,7 @@ MisbehaviourReport MisbehaviourDesk::receive(const Bytes &report) {
         throw Error(Reason::BadInput, "the report is not signed by " + reporter);
     }
     if (!m.contains("iat") || !m["iat"].is_number_integer()) throw Error(Reason::BadInput, "the report has no time");
-    Freshness f = replay_.check(member(m, "nonce"), m["iat"].get<int64_t>());
+    Freshness f = replay_.check(reporter, member(m, "nonce"), m["iat"].get<int64_t>());
     if (f != Freshness::Fresh) throw Error(Reason::BadInput, std::string("the report is ") + freshnessText(f));
     MisbehaviourReport r{reporter, member(m, "suspect"), member(m, "reason"), member(m, "evidence"), m["iat"].get<int64_t>()};
     if (r.suspect == reporter) throw Error(Reason::BadInput, "a node cannot report itself");

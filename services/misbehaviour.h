@@ -35,7 +35,7 @@ public:
 private:
     KeyOf keyOf_;
     Clock clock_;
-    TimestampReplayGuard replay_;
+    PeerReplayGuard replay_;  // per reporter: one cannot crowd out the others
     std::map<std::string, std::set<std::string>> against_;
 };
 

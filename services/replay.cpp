@@ -45,6 +45,29 @@ Freshness TimestampReplayGuard::check(const std::string &id, int64_t ts) {
     return Freshness::Fresh;
 }
 
+bool TimestampReplayGuard::idle(int64_t now) {
+    expire(now);
+    return byId_.empty() && (floor_ == INT64_MIN || floor_ < now - window_);
+}
+
+PeerReplayGuard::PeerReplayGuard(int64_t window, size_t perPeer, size_t maxPeers, Clock clock)
+    : window_(window), perPeer_(perPeer), maxPeers_(maxPeers), clock_(std::move(clock)) {
+    if (window <= 0 || perPeer == 0 || maxPeers == 0) throw Error(Reason::BadInput, "a replay window and cache need a size");
+}
+
+Freshness PeerReplayGuard::check(const std::string &peer, const std::string &id, int64_t ts) {
+    auto it = guards_.find(peer);
+    if (it == guards_.end()) {
+        if (guards_.size() >= maxPeers_) {
+            int64_t now = clock_();
+            for (auto g = guards_.begin(); g != guards_.end();) g = g->second.idle(now) ? guards_.erase(g) : std::next(g);
+            if (guards_.size() >= maxPeers_) return Freshness::Stale;
+        }
+        it = guards_.emplace(peer, TimestampReplayGuard(window_, perPeer_, clock_)).first;
+    }
+    return it->second.check(id, ts);
+}
+
 SequenceReplayGuard::SequenceReplayGuard(uint32_t window) : window_(window), bits_((window + 63) / 64, 0) {
     if (window == 0 || window > 4096) throw Error(Reason::BadInput, "a sequence window of 1 to 4096");
 }

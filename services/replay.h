@@ -24,6 +24,8 @@ public:
     // id: what identifies the message (its nonce, or a digest of it).
     Freshness check(const std::string &id, int64_t timestamp);
     size_t size() const { return byId_.size(); }
+    // Nothing remembered that could still matter at `now` (it may be dropped).
+    bool idle(int64_t now);
 
 private:
     void expire(int64_t now);
@@ -33,6 +35,24 @@ private:
     int64_t floor_ = INT64_MIN;  // everything at or before this is refused
     std::map<std::string, int64_t> byId_;
     std::multimap<int64_t, std::string> byTime_;
+};
+
+// Timestamp replay state kept apart per authenticated peer: a peer that fills its
+// cache, or dates its messages ahead so that the cache's floor rises, is refused
+// itself while every other peer is untouched. A peer's state is dropped once nothing
+// in it matters any more; at most maxPeers peers are tracked at once (a new one past
+// that is refused as Stale until some go idle).
+class PeerReplayGuard {
+public:
+    PeerReplayGuard(int64_t window, size_t perPeer, size_t maxPeers, Clock clock = systemClock());
+    Freshness check(const std::string &peer, const std::string &id, int64_t timestamp);
+    size_t peers() const { return guards_.size(); }
+
+private:
+    int64_t window_;
+    size_t perPeer_, maxPeers_;
+    Clock clock_;
+    std::map<std::string, TimestampReplayGuard> guards_;
 };
 
 class SequenceReplayGuard {

@@ -37,6 +37,19 @@ std::string mac(const SecureBytes &key, const std::string &data) {
     return jws.substr(jws.rfind('.') + 1);
 }
 
+// An SA identifier is made by both ends: the initiator's part (sent in SaInitiate)
+// followed by the responder's, each 16 base64url characters of fresh randomness. No
+// peer alone can choose an identifier another SA of ours already has.
+constexpr size_t kIdPart = 16;
+
+bool base64url(const std::string &s) {
+    for (char c : s)
+        if (!isalnum((unsigned char)c) && c != '-' && c != '_') return false;
+    return true;
+}
+bool validIdPart(const std::string &s) { return s.size() == kIdPart && base64url(s); }
+bool validSaId(const std::string &s) { return s.size() == 2 * kIdPart && base64url(s); }
+
 struct Verified {
     Json body;
     JoseKey key;         // the signer's key, from the header
@@ -59,7 +72,7 @@ struct SecurityAssociations::Impl {
         std::string challenge, expectedConfirm;  // while being established
     };
     struct Pending {
-        std::string responder, challenge;
+        std::string responder, challenge, idPart;
     };
 
     static constexpr uint64_t kReserve = 64;  // sequence numbers between two saves
@@ -68,9 +81,12 @@ struct SecurityAssociations::Impl {
     mutable std::mutex mu;
     std::map<std::string, Sa> sas;
     std::map<std::string, Pending> initiated;  // by the SaInitiate nonce
-    TimestampReplayGuard replay;
+    // Handshake nonces, per peer credential: one peer cannot crowd out the others.
+    // Secured messages need none: each SA's sequence window refuses replays.
+    PeerReplayGuard replay;
 
-    explicit Impl(SaConfig c) : cfg(std::move(c)), replay(cfg.maxSkew, 100000, cfg.clock) {}
+    explicit Impl(SaConfig c)
+        : cfg(std::move(c)), replay(cfg.maxSkew, 4096, std::max<size_t>(cfg.maxAssociations, 1), cfg.clock) {}
 
     // The SA, sealed to our own SE key, in the store; sequence numbers saved with a
     // reserve ahead of where they are.
@@ -125,7 +141,10 @@ struct SecurityAssociations::Impl {
         }
         for (auto &[key, value] : cfg.store->pendingWithPrefix("sai:", now)) {
             Json p = Json::parse(value, nullptr, false);
-            if (p.is_object()) initiated[key.substr(4)] = {p.value("responder", ""), p.value("challenge", "")};
+            if (p.is_object() && p.contains("responder") && p["responder"].is_string() && p.contains("challenge") &&
+                p["challenge"].is_string() && p.contains("idPart") && p["idPart"].is_string())
+                initiated[key.substr(4)] = {p["responder"].get<std::string>(), p["challenge"].get<std::string>(),
+                                            p["idPart"].get<std::string>()};
         }
     }
 
@@ -146,9 +165,9 @@ struct SecurityAssociations::Impl {
             throw Error(Reason::BadInput, "the key is not the credential holder's");
         v.body = verifiedMessage(text, v.key, type);
         checkFresh(v.body, cfg.clock, cfg.maxSkew);
-        if (replay.check("sa:" + member(v.body, "nonce"), v.body["iat"].get<int64_t>()) != Freshness::Fresh)
-            throw Error(Reason::BadInput, cause::kReplayed);
         v.holder = member(cred, "sub");
+        if (replay.check(v.holder, member(v.body, "nonce"), v.body["iat"].get<int64_t>()) != Freshness::Fresh)
+            throw Error(Reason::BadInput, cause::kReplayed);
         v.credentialExpiry = cred["exp"].get<int64_t>();
         return v;
     }
@@ -176,12 +195,14 @@ struct SecurityAssociations::Impl {
     }
 
     Bytes onInitiate(const std::string &text) {
-        std::string inReplyTo;
+        std::string inReplyTo, idPart;
         Verified v;
         try {
             inReplyTo = member(parseObject(jwsPeek(text).payload, "m"), "nonce");
             v = verifyHolder(text, "SaInitiate");
             if (member(v.body, "responder") != cfg.credential.id) throw Error(Reason::BadInput, "not for us");
+            idPart = member(v.body, "saIdPart");
+            if (!validIdPart(idPart)) throw Error(Reason::BadInput, "an SA identifier part of the wrong form");
             if (cfg.authz) {
                 Json t = cfg.authz->validate(member(v.body, "ticket"), cfg.audience);
                 if (member(t, "sub") != v.holder) throw Error(Reason::BadInput, "the ticket is someone else's");
@@ -190,7 +211,8 @@ struct SecurityAssociations::Impl {
             return reject("SaAccept", inReplyTo, cause::kAdministrative);  // table 24
         }
         std::string suite;
-        for (const Json &s : v.body.value("possibleSAs", Json::array()))
+        const Json &possible = v.body.contains("possibleSAs") ? v.body["possibleSAs"] : Json::array();
+        for (const Json &s : possible.is_array() ? possible : Json::array())
             if (s.is_string() && std::find(cfg.suites.begin(), cfg.suites.end(), s.get<std::string>()) != cfg.suites.end()) {
                 suite = s;
                 break;
@@ -202,11 +224,18 @@ struct SecurityAssociations::Impl {
             return reject("SaAccept", inReplyTo, cause::kAdministrative);
         }
         Sa sa;
-        sa.info = {randomToken(16), v.holder, suite, std::min(cfg.credential.expires, v.credentialExpiry), false, false};
+        sa.info = {idPart + randomToken(12), v.holder, suite, std::min(cfg.credential.expires, v.credentialExpiry), false,
+                   false};
+        if (sas.count(sa.info.id)) return reject("SaAccept", inReplyTo, cause::kAdministrative);
         sa.ourCredential = cfg.credential.id;
         sa.peerCredential = v.holder;
         sa.peerKey = v.key;
-        deriveKeys(sa, JoseKey::fromJwk(v.body["initiatorKey"]), v.holder, cfg.credential.id);
+        try {
+            deriveKeys(sa, JoseKey::fromJwk(v.body.contains("initiatorKey") ? v.body["initiatorKey"] : Json()), v.holder,
+                       cfg.credential.id);
+        } catch (const Error &) {
+            return reject("SaAccept", inReplyTo, cause::kAdministrative);
+        }
         sa.challenge = randomToken();
         sa.expectedConfirm = mac(sa.recvKey.secret(), "initiator confirms " + sa.info.id);
         Json body = {{"type", "SaAccept"}, {"result", "Success"}, {"inReplyTo", inReplyTo}, {"saId", sa.info.id},
@@ -313,14 +342,17 @@ struct SecurityAssociations::Impl {
             return signedMessage({{"type", "SaRemoved"}, {"result", "Accepted"}, {"saId", id}, {"nonce", randomToken()}});
         }
         if (m.value("type", "") != "SaUpdate") return refuse(cause::kDecryptionFailure);
-        bool newKeys = m.value("newKeys", false);
-        std::string newId = m.value("newSaId", "");
+        bool newKeys = m.contains("newKeys") && m["newKeys"].is_boolean() && m["newKeys"].get<bool>();
+        std::string newId = m.contains("newSaId") && m["newSaId"].is_string() ? m["newSaId"].get<std::string>() : "";
         if (newKeys && !cfg.willingToRekey) return refuse(cause::kUnwillingToChangeKey);
+        // A new identifier must be new here: renaming onto another SA would replace it.
+        if (!newId.empty() && (!validSaId(newId) || sas.count(newId))) return refuse(cause::kAdministrative);
+        if (m.contains("initiatorNonce") && !m["initiatorNonce"].is_string()) return refuse(cause::kDecryptionFailure);
         std::string ours = randomToken();
         Json answer = {{"type", "SaUpdated"}, {"result", "Accepted"}, {"saId", id}, {"newSaId", newId},
                        {"responderNonce", ours}, {"updated", newKeys ? (newId.empty() ? "keys" : "identifier and keys") : "identifier"}};
         std::string sealed = sealWith(sa, answer);  // under the keys both still hold
-        if (newKeys) rekey(sa, m.value("initiatorNonce", ""), ours);
+        if (newKeys) rekey(sa, m.contains("initiatorNonce") ? m["initiatorNonce"].get<std::string>() : "", ours);
         if (!newId.empty()) {
             forget(id);
             rename(id, newId);
@@ -339,15 +371,16 @@ SecurityAssociations::~SecurityAssociations() = default;
 
 Bytes SecurityAssociations::initiate(const std::string &responder, const std::string &ticket) {
     std::lock_guard<std::mutex> g(d_->mu);
-    std::string nonce = randomToken(), challenge = randomToken();
-    d_->initiated[nonce] = {responder, challenge};
+    std::string nonce = randomToken(), challenge = randomToken(), idPart = randomToken(12);
+    d_->initiated[nonce] = {responder, challenge, idPart};
     if (d_->cfg.store)
-        d_->cfg.store->putPending("sai:" + nonce, Json{{"responder", responder}, {"challenge", challenge}}.dump(),
+        d_->cfg.store->putPending("sai:" + nonce,
+                                  Json{{"responder", responder}, {"challenge", challenge}, {"idPart", idPart}}.dump(),
                                   d_->cfg.clock() + 2 * d_->cfg.maxSkew);
     return d_->signedMessage({{"type", "SaInitiate"}, {"initiator", d_->cfg.credential.id},
                               {"credential", d_->cfg.credential.jwt}, {"responder", responder},
                               {"possibleSAs", d_->cfg.suites}, {"initiatorKey", d_->cfg.key.publicJwk()},
-                              {"ticket", ticket}, {"challenge", challenge}, {"nonce", nonce}});
+                              {"ticket", ticket}, {"challenge", challenge}, {"saIdPart", idPart}, {"nonce", nonce}});
 }
 
 Bytes SecurityAssociations::onAccept(const Bytes &accept) {
@@ -363,14 +396,18 @@ Bytes SecurityAssociations::onAccept(const Bytes &accept) {
     if (member(v.body, "result") != "Success") throw Rejected(member(v.body, "cause"));
     if (v.holder != pending.responder || member(v.body, "challengeResponse") != pending.challenge)
         throw Error(Reason::BadInput, "the responder did not answer our challenge");
+    std::string saId = member(v.body, "saId");
+    if (!validSaId(saId) || saId.compare(0, kIdPart, pending.idPart) != 0 || d_->sas.count(saId))
+        throw Error(Reason::BadInput, "the responder's SA identifier does not start with the part we chose for it");
     d_->makeRoom();
     Impl::Sa sa;
-    sa.info = {member(v.body, "saId"), v.holder, member(v.body, "securityAssociation"),
+    sa.info = {saId, v.holder, member(v.body, "securityAssociation"),
                std::min(d_->cfg.credential.expires, v.credentialExpiry), false, true};
     sa.ourCredential = d_->cfg.credential.id;
     sa.peerCredential = v.holder;
     sa.peerKey = v.key;
-    d_->deriveKeys(sa, JoseKey::fromJwk(v.body["responderKey"]), d_->cfg.credential.id, v.holder);
+    d_->deriveKeys(sa, JoseKey::fromJwk(v.body.contains("responderKey") ? v.body["responderKey"] : Json()),
+                   d_->cfg.credential.id, v.holder);
     if (member(v.body, "keyConfirmation") != mac(sa.recvKey.secret(), "responder confirms " + sa.info.id))
         throw Error(Reason::BadInput, "the responder's key confirmation does not match: not the same keys");
     Bytes confirm = d_->signedMessage({{"type", "SaConfirm"}, {"saId", sa.info.id},
@@ -427,8 +464,10 @@ Json SecurityAssociations::open(const std::string &sealed, std::string *saId) {
     if (!m.is_object() || !m.contains("seq") || !m["seq"].is_number_unsigned() || !m.contains("ts") ||
         !m["ts"].is_number_integer() || !m.contains("exp") || !m["exp"].is_number_integer() || !m.contains("message"))
         throw Rejected(cause::kDecryptionFailure);
-    int64_t now = d_->cfg.clock();
-    if (m["exp"].get<int64_t>() <= now || m["ts"].get<int64_t>() <= sa.notBefore || d_->replay.check("msg:" + member(m, "nonce"), m["ts"].get<int64_t>()) != Freshness::Fresh ||
+    int64_t now = d_->cfg.clock(), ts = m["ts"].get<int64_t>(), skew = d_->cfg.maxSkew;
+    // Replays are the SA's own sequence window's business; the time only bounds
+    // how long a message stays usable (and nothing made before a restart is taken).
+    if (m["exp"].get<int64_t>() <= now || ts <= sa.notBefore || ts < now - skew || ts > now + skew ||
         sa.recvSeq.check(m["seq"].get<uint64_t>()) != Freshness::Fresh)
         throw Rejected(cause::kReplayed);
     if (d_->cfg.store && sa.recvSeq.highest() >= sa.savedRecv + Impl::kReserve) d_->persist(sa);
@@ -440,7 +479,7 @@ Bytes SecurityAssociations::update(const std::string &saId, bool newIdentifier, 
     std::lock_guard<std::mutex> g(d_->mu);
     Impl::Sa &sa = d_->usable(saId);
     Json body = {{"type", "SaUpdate"}, {"saId", saId}, {"newKeys", newKeys}, {"initiatorNonce", randomToken()}};
-    if (newIdentifier) body["newSaId"] = randomToken(16);
+    if (newIdentifier) body["newSaId"] = randomToken(24);  // 32 characters, as validSaId wants
     sa.challenge = body.dump();  // remembered until the answer comes
     return toBytes(d_->sealWith(sa, body));
 }
@@ -465,6 +504,7 @@ std::string SecurityAssociations::onUpdated(const Bytes &answer) {
     if (asked.value("newKeys", false)) d_->rekey(sa, asked.value("initiatorNonce", ""), m.value("responderNonce", ""));
     std::string newId = asked.value("newSaId", "");
     if (!newId.empty()) {
+        if (d_->sas.count(newId)) throw Error(Reason::BadInput, "the new SA identifier is taken");
         d_->forget(id);
         d_->rename(id, newId);
         d_->persist(d_->sas.at(newId));

@@ -15,6 +15,9 @@
 //                                                             the answer (34)
 //   onEstablished() <-- SaEstablished ------------  Establishment complete (35)
 //
+// The SA identifier is made by both: the initiator's random part (SaInitiate
+// "saIdPart") followed by the responder's, so neither can give a new SA the identifier
+// of one that exists; a rename onto an identifier in use is refused.
 // Keys: ECDH between the two SE keys through the secsf provider, then HKDF-SHA-256
 // (salt = SA identifier, info = both identities) to one AES-256-GCM key per direction.
 // Secured messages are JWE "dir" A256GCM with the SA identifier as "kid" and the

@@ -86,6 +86,7 @@ class AccountabilityTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(timestampWindowAndCache);
     CPPUNIT_TEST(timestampCacheIsBoundedWithoutLettingReplaysThrough);
     CPPUNIT_TEST(sequenceWindowAcceptsReorderingOnly);
+    CPPUNIT_TEST(onePeerFillingItsCacheLeavesTheOthersAlone);
     CPPUNIT_TEST(checkValueWithHmacAndSeSignature);
     CPPUNIT_TEST(auditLogVerifiesAndNamesTheAlteredRecord);
     CPPUNIT_TEST(auditLogSurvivesACrashMidRecord);
@@ -115,6 +116,19 @@ public:
         CPPUNIT_ASSERT(g.size() <= 100);
         // Everything the cache forgot is refused as stale, never accepted twice.
         for (int i = 0; i < 1000; i++) CPPUNIT_ASSERT(g.check("id" + std::to_string(i), gNow - 250 + i / 4) != Freshness::Fresh);
+    }
+    void onePeerFillingItsCacheLeavesTheOthersAlone() {
+        PeerReplayGuard g(300, 10, 3, testClock());
+        for (int i = 0; i < 50; i++) g.check("mallory", "m" + std::to_string(i), gNow + 299);  // dated ahead
+        CPPUNIT_ASSERT(g.check("mallory", "late", gNow) != Freshness::Fresh);  // mallory's floor rose
+        CPPUNIT_ASSERT(g.check("alice", "a1", gNow) == Freshness::Fresh);      // nobody else's
+        CPPUNIT_ASSERT(g.check("alice", "a1", gNow) == Freshness::Replayed);
+        CPPUNIT_ASSERT(g.check("bob", "a1", gNow) == Freshness::Fresh);        // ids are per peer
+        CPPUNIT_ASSERT(g.check("carol", "c1", gNow) == Freshness::Stale);      // three peers at most
+        gNow += 700;  // everything has left the window: idle peers make room
+        CPPUNIT_ASSERT(g.check("carol", "c1", gNow) == Freshness::Fresh);
+        CPPUNIT_ASSERT(g.peers() <= 3);
+        gNow -= 700;
     }
     void sequenceWindowAcceptsReorderingOnly() {
         SequenceReplayGuard g(64);

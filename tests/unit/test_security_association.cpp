@@ -4,6 +4,9 @@
 // update, removal, and 1,000 SAs in one process.
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
+
 #include <algorithm>
 
 #include "../../services/access_tokens.h"
@@ -61,6 +64,41 @@ std::string causeOf(const std::function<void()> &f) {
     return "(accepted)";
 }
 
+// What a peer that holds its own SE key can compute by itself: an SA's two keys
+// (initiator to responder, responder to initiator) for any identifier it likes.
+std::pair<JoseKey, JoseKey> saKeys(const JoseKey &mine, const JoseKey &peer, const std::string &saId,
+                                   const std::string &initiator, const std::string &responder) {
+    secsf::SecureBytes z = ecdhSecret(mine, peer);
+    std::string info = "oneM2M SA " + initiator + " " + responder;
+    EVP_KDF *kdf = EVP_KDF_fetch(nullptr, "HKDF", "provider=default");
+    EVP_KDF_CTX *c = EVP_KDF_CTX_new(kdf);
+    EVP_KDF_free(kdf);
+    OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+                      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, z.data(), z.size()),
+                      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)saId.data(), saId.size()),
+                      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info.data(), info.size()),
+                      OSSL_PARAM_construct_end()};
+    secsf::SecureBytes k(64);
+    CPPUNIT_ASSERT(EVP_KDF_derive(c, k.data(), k.size(), p) > 0);
+    EVP_KDF_CTX_free(c);
+    return {JoseKey::fromSecret(secsf::SecureBytes(k.begin(), k.begin() + 32)),
+            JoseKey::fromSecret(secsf::SecureBytes(k.begin() + 32, k.end()))};
+}
+
+// A responder's SaAccept to `initiate`, made by hand with the identifier it chooses.
+Bytes forgedAccept(const Bytes &initiate, const JoseKey &key, const HeldCredential &cred, const std::string &saId) {
+    Json init = parseObject(jwsPeek(toString(initiate)).payload, "SaInitiate");
+    JoseKey initiatorKey = JoseKey::fromJwk(init["initiatorKey"]);
+    auto [i2r, r2i] = saKeys(key, initiatorKey, saId, member(init, "initiator"), cred.id);
+    std::string conf = jwsSign(r2i, toBytes("responder confirms " + saId), {{"alg", "HS256"}});
+    Json body = {{"type", "SaAccept"}, {"result", "Success"}, {"inReplyTo", member(init, "nonce")}, {"saId", saId},
+                 {"securityAssociation", kSuiteEcdhGcm}, {"responder", cred.id}, {"credential", cred.jwt},
+                 {"responderKey", key.publicJwk()}, {"challengeResponse", member(init, "challenge")},
+                 {"keyConfirmation", conf.substr(conf.rfind('.') + 1)}, {"initiatorChallenge", randomToken()},
+                 {"expires", cred.expires}, {"nonce", randomToken()}, {"iat", gNow}};
+    return toBytes(jwsSign(key, body, {{"jwk", key.publicJwk()}}));
+}
+
 std::string flip(std::string s, size_t i) {
     s[i] = s[i] == 'A' ? 'B' : 'A';
     return s;
@@ -79,6 +117,9 @@ class SecurityAssociationTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(neverOutlivesItsCredential);
     CPPUNIT_TEST(restartInTheMiddle);
     CPPUNIT_TEST(aThousandAssociations);
+    CPPUNIT_TEST(aResponderCannotTakeOverAnotherPeersSa);
+    CPPUNIT_TEST(aRenameOntoAnotherSaIsRefused);
+    CPPUNIT_TEST(oneFloodingPeerDoesNotLockOutTheNode);
     CPPUNIT_TEST_SUITE_END();
 
     Maf maf_;
@@ -296,6 +337,81 @@ public:
         a.onRemoved(b.handle(a.remove(ids[0])));
         CPPUNIT_ASSERT_EQUAL(std::string("(accepted)"), causeOf([&] { establish(a, b, cb.id); }));  // room again
         CPPUNIT_ASSERT_EQUAL((size_t)1000, b.count());
+    }
+    // Issue 16 item 2: a responder with a valid credential answers with the identifier
+    // of the initiator's SA with a third node. It must not get that SA, not even
+    // after a restart (when what was persisted is all there is).
+    void aResponderCannotTakeOverAnotherPeersSa() {
+        JoseKey ka = seKey("sa-a"), kc = seKey("sa-b"), km = softKey();
+        HeldCredential ca = maf_.issue(ka), cc = maf_.issue(kc), cm = maf_.issue(km);
+        auto storeA = openSqliteRepository(workDir() + "/sa-takeover-a.db");
+        SaConfig cfgA = config(maf_, ka, ca);
+        cfgA.store = storeA.get();
+        auto a = std::make_unique<SecurityAssociations>(cfgA);
+        SecurityAssociations c(config(maf_, kc, cc));
+        std::string idAC = establish(*a, c, cc.id);
+        Bytes accept = forgedAccept(a->initiate(cm.id, ""), km, cm, idAC);
+        std::string outcome = causeOf([&] { a->onAccept(accept); });
+        CPPUNIT_ASSERT_MESSAGE(outcome, outcome.rfind("error: ", 0) == 0);
+        for (int restart = 0; restart < 2; restart++) {
+            CPPUNIT_ASSERT_EQUAL(cc.id, a->info(idAC).peer);
+            CPPUNIT_ASSERT_EQUAL(Json("for C only"), c.open(a->seal(idAC, "for C only")));
+            gNow += 1;  // what a restarted receiver accepts is made after the restart
+            a = std::make_unique<SecurityAssociations>(cfgA);
+            gNow += 1;
+        }
+        // The identifier an honest responder gives is new to the initiator: both made it.
+        SecurityAssociations m(config(maf_, km, cm));
+        std::string idAM = establish(*a, m, cm.id);
+        CPPUNIT_ASSERT(idAM != idAC);
+        CPPUNIT_ASSERT_EQUAL(cm.id, a->info(idAM).peer);
+    }
+    // The initiator of one SA asks the responder to rename it to the identifier of the
+    // responder's SA with someone else: refused, and both SAs stay as they were.
+    void aRenameOntoAnotherSaIsRefused() {
+        JoseKey ka = seKey("sa-a"), kb = seKey("sa-b"), kc = softKey();
+        HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb), cc = maf_.issue(kc);
+        auto storeB = openSqliteRepository(workDir() + "/sa-rename-b.db");
+        SaConfig cfgB = config(maf_, kb, cb);
+        cfgB.store = storeB.get();
+        auto b = std::make_unique<SecurityAssociations>(cfgB);
+        SecurityAssociations a(config(maf_, ka, ca)), c(config(maf_, kc, cc));
+        std::string idAB = establish(a, *b, cb.id), idCB = establish(c, *b, cb.id);
+        auto [i2r, r2i] = saKeys(ka, kb.publicKey(), idAB, ca.id, cb.id);
+        Json update = {{"seq", 1}, {"type", "SaUpdate"}, {"saId", idAB}, {"newKeys", false}, {"newSaId", idCB},
+                       {"initiatorNonce", randomToken()}};
+        std::string u = update.dump();
+        Bytes answer = b->handle(toBytes(jweEncrypt(i2r, Bytes(u.begin(), u.end()), "dir", "A256GCM", {{"kid", idAB}})));
+        std::string text = toString(answer);
+        CPPUNIT_ASSERT_MESSAGE(text, std::count(text.begin(), text.end(), '.') == 2);  // a signed refusal, not sealed
+        Json refusal = verifiedMessage(text, kb.publicKey(), "SaUpdated");
+        CPPUNIT_ASSERT(refusal.value("result", "") != "Accepted");
+        for (int restart = 0; restart < 2; restart++) {
+            CPPUNIT_ASSERT_EQUAL(cc.id, b->info(idCB).peer);
+            CPPUNIT_ASSERT_EQUAL(ca.id, b->info(idAB).peer);
+            CPPUNIT_ASSERT_EQUAL(Json("C's"), c.open(b->seal(idCB, "C's")));
+            CPPUNIT_ASSERT_EQUAL(Json("A's"), a.open(b->seal(idAB, "A's")));
+            gNow += 1;
+            b = std::make_unique<SecurityAssociations>(cfgB);
+            gNow += 1;
+        }
+    }
+    // Issue 16 item 3: a peer floods the node with messages dated as far ahead as the
+    // skew allows. Only that peer may suffer: other SAs and new handshakes go on.
+    void oneFloodingPeerDoesNotLockOutTheNode() {
+        JoseKey ka = softKey(), kb = softKey(), km = softKey(), kc = softKey();
+        HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb), cm = maf_.issue(km), cc = maf_.issue(kc);
+        SecurityAssociations a(config(maf_, ka, ca)), b(config(maf_, kb, cb)), m(config(maf_, km, cm)),
+            c(config(maf_, kc, cc));
+        std::string idAB = establish(a, b, cb.id), idMB = establish(m, b, cb.id);
+        CPPUNIT_ASSERT_EQUAL(Json("before"), b.open(a.seal(idAB, "before")));
+        gNow += 299;  // the attacker's clock, just inside the 300 s skew
+        std::vector<std::string> flood;
+        for (int i = 0; i < 100100; i++) flood.push_back(m.seal(idMB, i));
+        gNow -= 299;
+        for (const std::string &f : flood) causeOf([&] { b.open(f); });
+        CPPUNIT_ASSERT_EQUAL(Json("after"), b.open(a.seal(idAB, "after")));
+        CPPUNIT_ASSERT_EQUAL(std::string("(accepted)"), causeOf([&] { establish(c, b, cb.id); }));
     }
 };
 
