@@ -18,7 +18,7 @@ fi
 flags="-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 flags="$flags -I$top/include -I$build $(pkg-config --cflags p11-kit-1 libcrypto tss2-esys libpcsclite nlohmann_json)"
 
-# build NAME SOURCES... -- LIBS...
+# build NAME SOURCES... -- LIBS... (the targets build side by side; see the wait below)
 build_target() {
     name=$1; shift
     srcs=""
@@ -47,14 +47,28 @@ run_target() {
 }
 
 build_target fuzz_uri pkcs11/uri.cpp se-plugins/attr_uri.cpp se-plugins/tpm2/tpm2_uri.cpp \
-    se-plugins/pcsc/piv_uri.cpp provider/uri_pem.cpp -- $(pkg-config --libs p11-kit-1 libcrypto)
-build_target fuzz_card se-plugins/pcsc/tlv.cpp se-plugins/pcsc/transport.cpp -- $(pkg-config --libs libpcsclite libcrypto)
-build_target fuzz_config se-plugins/config_values.cpp pkcs11/pin.cpp -- $(pkg-config --libs libcrypto)
-build_target fuzz_jose services/jose_key.cpp services/jws.cpp services/jwe.cpp services/jwt.cpp \
-    services/base64url.cpp services/openssl_error.cpp services/access_policy.cpp -- $(pkg-config --libs libcrypto)
+    se-plugins/pcsc/piv_uri.cpp provider/uri_pem.cpp -- $(pkg-config --libs p11-kit-1 libcrypto) &
+builds="${builds:-} $!"
+build_target fuzz_card se-plugins/pcsc/tlv.cpp se-plugins/pcsc/transport.cpp -- $(pkg-config --libs libpcsclite libcrypto) &
+builds="${builds:-} $!"
+build_target fuzz_config se-plugins/config_values.cpp pkcs11/pin.cpp -- $(pkg-config --libs libcrypto) &
+builds="${builds:-} $!"
+build_target fuzz_jose services/json_text.cpp services/jose_key.cpp services/jws.cpp services/jwe.cpp services/jwt.cpp \
+    services/base64url.cpp services/openssl_error.cpp services/access_policy.cpp -- $(pkg-config --libs libcrypto) &
+builds="${builds:-} $!"
+
+build_target fuzz_services services/json_text.cpp services/jose_key.cpp services/jws.cpp services/jwe.cpp services/jwt.cpp \
+    services/base64url.cpp services/openssl_error.cpp services/messages.cpp services/credentials.cpp \
+    services/access_tokens.cpp services/sqlite_repository.cpp services/security_association.cpp services/replay.cpp \
+    services/single_message.cpp services/integrity.cpp services/misbehaviour.cpp services/transmission_control.cpp \
+    services/audit_log.cpp services/access_policy.cpp -- $(pkg-config --libs libcrypto sqlite3) &
+builds="${builds:-} $!"
+
+for pid in $builds; do wait "$pid" || exit 1; done
 
 run_target fuzz_uri 8192
 run_target fuzz_card 4096
 run_target fuzz_config 1024
 run_target fuzz_jose 16384
+run_target fuzz_services 16384
 exit $failed

@@ -59,7 +59,7 @@ std::string readPolicy(const std::string &path) {
 }  // namespace
 
 AccessPolicy AccessPolicy::parse(const std::string &text) {
-    Json j = Json::parse(text, nullptr, false);
+    Json j = parseJson(text);
     if (!j.is_object() || !j.contains("rules") || !j["rules"].is_array())
         throw Error(Reason::Config, "the access policy is not a JSON object with a \"rules\" array");
     AccessPolicy p;

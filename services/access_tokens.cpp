@@ -1,5 +1,7 @@
 #include "access_tokens.h"
 
+#include <algorithm>
+
 #include "jwt.h"
 #include "messages.h"
 #include "secsf/error.h"
@@ -58,7 +60,7 @@ Bytes Mzf::handle(const Bytes &message) {
         // Its holder: the request is signed by the key the credential names.
         if (!peek.header.contains("jwk")) return reject(cause::kNotHolder);
         JoseKey holder = JoseKey::fromJwk(peek.header["jwk"]);
-        if (!cred.contains("cnf") || !cred["cnf"].is_object() || cred["cnf"].value("jkt", "") != jwkThumbprint(holder))
+        if (!cred.contains("cnf") || !cred["cnf"].is_object() || optMember(cred["cnf"], "jkt") != jwkThumbprint(holder))
             return reject(cause::kNotHolder);
         try {
             m = verifiedMessage(text, holder, type.c_str());
@@ -85,7 +87,9 @@ Bytes Mzf::handle(const Bytes &message) {
             repo_.revokeToken(rec->jti);
             audience = old["aud"];
         }
-        if (!audience.is_array() || audience.empty()) throw Error(Reason::BadInput, "a token request names its audience");
+        if (!audience.is_array() || audience.empty() || audience.size() > 16 ||
+            !std::all_of(audience.begin(), audience.end(), [](const Json &a) { return a.is_string(); }))
+            throw Error(Reason::BadInput, "a token request names its audience: 1 to 16 strings");
         return issueTokens(subject, audience, cred["exp"].get<int64_t>());
     } catch (const Error &e) {
         return reject(e.what());
@@ -100,7 +104,7 @@ Bytes Mzf::issueTokens(const std::string &subject, const Json &audience, int64_t
     std::string jti = "tok-" + randomToken(12);
     Json claims = {{"jti", jti}, {"iss", cfg_.name}, {"sub", subject}, {"nbf", now}, {"exp", exp}, {"aud", audience}};
     std::string jwt = jwtIssue(cfg_.key, claims);
-    repo_.putToken({jti, subject, audience.dump(), exp, false});
+    repo_.putToken({jti, subject, dumpJson(audience), exp, false});
     return answer({{"type", "TokenResponse"}, {"result", "Accepted"}, {"tokens", Json::array({jwt})}});
 }
 
@@ -155,9 +159,11 @@ Bytes TokenClient::statusRequest(const std::string &subject) {
 
 std::vector<std::string> TokenClient::onResponse(const Bytes &response, const JoseKey &mzfKey) {
     Json m = verifiedMessage(toString(response), mzfKey, "TokenResponse");
-    if (m.value("result", "") != "Accepted") throw Rejected(m.value("cause", "no cause given"));
+    if (optMember(m, "result") != "Accepted") throw Rejected(optMember(m, "cause", "no cause given"));
     std::vector<std::string> out;
-    for (const Json &t : m.value("tokens", Json::array()))
+    const Json &tokens = m.contains("tokens") ? m["tokens"] : Json::array();
+    if (!tokens.is_array()) throw Error(Reason::BadInput, "the answer's \"tokens\" is not an array");
+    for (const Json &t : tokens)
         if (t.is_string()) out.push_back(t.get<std::string>());
     return out;
 }
@@ -169,7 +175,7 @@ LocalAuthorization::LocalAuthorization(JoseKey mzfKey, std::string mzfName, Repo
 
 void LocalAuthorization::apply(const Bytes &statusMessage) {
     Json m = verifiedMessage(toString(statusMessage), mzfKey_, "AuthorizationStatus");
-    if (m.value("issuer", "") != mzfName_) throw Error(Reason::BadInput, "a status from another MZF");
+    if (optMember(m, "issuer") != mzfName_) throw Error(Reason::BadInput, "a status from another MZF");
     if (!m.contains("seq") || !m["seq"].is_number_integer() || !m.contains("until") || !m["until"].is_number_integer())
         throw Error(Reason::BadInput, "a malformed status message");
     AuthzStatus s{member(m, "subject"), member(m, "state"), m["until"].get<int64_t>(), m["seq"].get<int64_t>()};

@@ -31,7 +31,7 @@ std::string sha256Hex(const std::string &s) {
 // The hash a record carries: over its canonical form without the "hash" member.
 std::string recordHash(Json r) {
     r.erase("hash");
-    return sha256Hex(r.dump());
+    return sha256Hex(dumpJson(r));
 }
 
 bool isString(const Json &r, const char *name) { return r.contains(name) && r[name].is_string(); }
@@ -111,7 +111,7 @@ AuditLog::AuditLog(std::string path, JoseKey signer, int checkpointEvery, Clock 
         std::string why;
         eachLine(fd_, [&](const std::string &line, bool terminated) {
             if (!terminated) return false;
-            Json r = Json::parse(line, nullptr, false);
+            Json r = parseJson(line);
             if (!follows(r, seq_ + 1, head_, why)) {
                 why = "record " + std::to_string(seq_ + 1) + ": " + why;
                 return false;
@@ -157,7 +157,7 @@ void AuditLog::write(Json r) {
     r["time"] = clock_();
     r["prev"] = head_;
     r["hash"] = recordHash(r);
-    std::string line = r.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+    std::string line = dumpJson(r) + "\n";
     const char *p = line.data();
     size_t left = line.size();
     const char *failed = nullptr;
@@ -232,14 +232,14 @@ AuditVerdict AuditLog::verify(const std::string &path, const JoseKey &verifier) 
         eachLine(fd, [&](const std::string &line, bool terminated) {
             lineNo++;
             if (!terminated) return fail("cut short (no end of line)");
-            Json r = Json::parse(line, nullptr, false);
+            Json r = parseJson(line);
             std::string why;
             if (!follows(r, lineNo, prev, why)) return fail(why);
             if (kindOf(r) == "checkpoint") {
                 if (!isString(r, "signed")) return fail("a checkpoint without a signature");
                 try {
                     Jws j = jwsVerify(r["signed"].get<std::string>(), verifier);
-                    Json c = Json::parse(j.payload.begin(), j.payload.end(), nullptr, false);
+                    Json c = parseJson(j.payload);
                     if (!c.is_object() || !isString(c, "head") || c["head"].get<std::string>() != prev ||
                         !c.contains("upTo") || !c["upTo"].is_number_integer() || c["upTo"].get<long>() != lineNo - 1)
                         return fail("a checkpoint that signs another chain");

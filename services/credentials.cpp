@@ -295,7 +295,7 @@ Bytes CredentialHolder::onEnrolmentChallenge(const Bytes &message) {
 EnrolResult CredentialHolder::accept(const Json &m, const char *type) {
     EnrolResult r;
     if (member(m, "type") != type) throw Error(Reason::BadInput, std::string("expected a ") + type);
-    std::string result = m.value(std::string(type) == "UpdateResponse" ? "updateRequestResult" : "registrationResult", "");
+    std::string result = optMember(m, std::string(type) == "UpdateResponse" ? "updateRequestResult" : "registrationResult");
     if (result != "Accepted") {
         r.cause = member(m, "causeOfRejection");
         return r;

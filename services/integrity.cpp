@@ -8,7 +8,7 @@ namespace {
 
 std::string canonical(Json message) {
     message.erase("cv");
-    return message.dump();  // nlohmann keeps object members sorted
+    return dumpJson(message);  // nlohmann keeps object members sorted
 }
 
 }  // namespace
@@ -29,7 +29,7 @@ Json insertCheckValue(const JoseKey &key, Json message) {
 void validateCheckValue(const JoseKey &key, const Json &message) {
     if (!message.is_object() || !message.contains("cv") || !message["cv"].is_string())
         throw Error(Reason::BadInput, "the message has no check value");
-    std::string cv = message["cv"];
+    std::string cv = message["cv"].get<std::string>();
     size_t a = cv.find('.'), b = cv.rfind('.');
     if (a == std::string::npos || b != a + 1) throw Error(Reason::BadInput, "the check value is not a detached JWS");
     std::string body = canonical(message);

@@ -20,6 +20,16 @@ namespace secsf::svc {
 
 using Json = nlohmann::json;
 
+// JSON from a peer: parsed without exceptions, and refused when nested deeper than 64
+// levels (what is parsed is walked and dumped recursively later). Not JSON, or too
+// deep: a discarded value (is_discarded(); is_object() and the like are false).
+Json parseJson(const unsigned char *p, size_t n);
+template <class Text> Json parseJson(const Text &t) {
+    return parseJson(reinterpret_cast<const unsigned char *>(t.data()), t.size());
+}
+// Compact text of a value; never throws (invalid UTF-8 in a string is replaced).
+std::string dumpJson(const Json &j);
+
 // A key for JOSE: an EVP_PKEY (private in an SE through secsf, or a public key in
 // software) or a symmetric secret.
 class JoseKey {
@@ -59,7 +69,7 @@ struct Jws {
 // Signs; `header` gets "alg" from the key unless it names one.
 std::string jwsSign(const JoseKey &key, const Bytes &payload, Json header = Json::object());
 inline std::string jwsSign(const JoseKey &key, const Json &payload, Json header = Json::object()) {
-    std::string s = payload.dump();
+    std::string s = dumpJson(payload);
     return jwsSign(key, Bytes(s.begin(), s.end()), std::move(header));
 }
 // Verifies with `key` (its public half). Throws Error(BadInput) naming what is

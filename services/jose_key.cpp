@@ -129,7 +129,7 @@ JoseKey JoseKey::fromJwk(const Json &jwk) {
         bns.push_back(BN_bin2bn(v.data(), (int)v.size(), nullptr));
         return v;
     };
-    std::string kty = jwk["kty"];
+    std::string kty = jwk["kty"].get<std::string>();
     const char *type;
     Bytes point;
     try {
@@ -143,7 +143,7 @@ JoseKey JoseKey::fromJwk(const Json &jwk) {
             type = "EC";
             const Curve *curve = nullptr;
             for (const Curve &c : kCurves)
-                if (jwk.value("crv", "") == c.crv) curve = &c;
+                if (jwk.contains("crv") && jwk["crv"] == c.crv) curve = &c;
             if (!curve) throw Error(Reason::Unsupported, "JWK curve not supported");
             Bytes x = bn("x"), y = bn("y");
             if (x.size() != (size_t)curve->size || y.size() != (size_t)curve->size)

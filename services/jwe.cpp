@@ -69,6 +69,8 @@ SecureBytes concatKdf(const SecureBytes &z, const std::string &alg, size_t keyLe
     put32(info, (uint32_t)alg.size());
     info.insert(info.end(), alg.begin(), alg.end());
     for (const char *party : {"apu", "apv"}) {
+        if (h.contains(party) && !h[party].is_string())
+            throw Error(Reason::BadInput, std::string("the JWE header's \"") + party + "\" is not a string");
         Bytes v = h.contains(party) ? unb64url(h[party].get<std::string>()) : Bytes{};
         put32(info, (uint32_t)v.size());
         info.insert(info.end(), v.begin(), v.end());
@@ -184,11 +186,11 @@ std::string jweEncrypt(const JoseKey &recipient, const Bytes &plaintext, const s
 SecureBytes jweDecrypt(const std::string &compact, const JoseKey &key, Json *headerOut) {
     std::vector<std::string> p = compactParts(compact, 5);
     Bytes hb = unb64url(p[0]);
-    Json h = Json::parse(hb.begin(), hb.end(), nullptr, false);
+    Json h = parseJson(hb);
     if (!h.is_object() || !h.contains("alg") || !h.contains("enc") || !h["alg"].is_string() || !h["enc"].is_string())
         throw Error(Reason::BadInput, "the JWE header is not a JSON object with \"alg\" and \"enc\"");
     if (h.contains("crit")) throw Error(Reason::Unsupported, "JOSE \"crit\" extensions are not supported");
-    std::string alg = h["alg"], enc = h["enc"];
+    std::string alg = h["alg"].get<std::string>(), enc = h["enc"].get<std::string>();
     size_t cekLen = encKeySize(enc);
     Bytes encryptedKey = unb64url(p[1]), iv = unb64url(p[2]), ct = unb64url(p[3]), tag = unb64url(p[4]);
     if (iv.size() != 12 || tag.size() != 16) throw Error(Reason::BadInput, "JWE IV or tag of the wrong size");

@@ -69,7 +69,7 @@ namespace {
 
 Json parseHeader(const std::string &b64) {
     Bytes h = unb64url(b64);
-    Json j = Json::parse(h.begin(), h.end(), nullptr, false);
+    Json j = parseJson(h);
     if (!j.is_object() || !j.contains("alg") || !j["alg"].is_string())
         throw Error(Reason::BadInput, "the JOSE header is not a JSON object with \"alg\"");
     // RFC 7515 4.1.11: a header we do not understand in "crit" must fail.
@@ -80,10 +80,12 @@ Json parseHeader(const std::string &b64) {
 }  // namespace
 
 std::string jwsSign(const JoseKey &key, const Bytes &payload, Json header) {
+    if (!header.is_object()) throw Error(Reason::BadInput, "a JWS header is a JSON object");
     if (!header.contains("alg")) header["alg"] = key.jwsAlg();
-    const Alg &a = algNamed(header["alg"]);
+    if (!header["alg"].is_string()) throw Error(Reason::BadInput, "a JWS header needs a string \"alg\"");
+    const Alg &a = algNamed(header["alg"].get<std::string>());
     checkFits(a, key);
-    std::string input = b64url(header.dump()) + "." + b64url(payload);
+    std::string input = b64url(dumpJson(header)) + "." + b64url(payload);
     Bytes sig;
     if (a.kind == Alg::Hmac) {
         sig = hmac(a, key.secret(), input);
@@ -126,7 +128,7 @@ Jws jwsVerify(const std::string &compact, const JoseKey &key) {
     auto parts = compactParts(compact, 3);
     Jws j;
     j.header = parseHeader(parts[0]);
-    const Alg &a = algNamed(j.header["alg"]);
+    const Alg &a = algNamed(j.header["alg"].get<std::string>());
     checkFits(a, key);
     std::string input = parts[0] + "." + parts[1];
     Bytes sig = unb64url(parts[2]);

@@ -12,8 +12,8 @@ std::string jwtIssue(const JoseKey &key, const Json &claims, const std::string &
 
 Json jwtVerify(const std::string &token, const JoseKey &issuerKey, const JwtCheck &check, const Clock &clock) {
     Jws j = jwsVerify(token, issuerKey);
-    if (j.header.value("typ", "JWT") != "JWT") throw Error(Reason::BadInput, "the token is not a JWT (typ)");
-    Json c = Json::parse(j.payload.begin(), j.payload.end(), nullptr, false);
+    if (j.header.contains("typ") && j.header["typ"] != "JWT") throw Error(Reason::BadInput, "the token is not a JWT (typ)");
+    Json c = parseJson(j.payload);
     if (!c.is_object()) throw Error(Reason::BadInput, "the JWT claims are not a JSON object");
     for (const char *name : {"jti", "iss", "nbf", "exp", "aud"})
         if (!c.contains(name)) throw Error(Reason::BadInput, std::string("the token is missing claim ") + name);

@@ -24,15 +24,38 @@ std::string jwkThumbprint(const JoseKey &key) {
 }
 
 Json parseObject(const Bytes &b, const char *what) {
-    Json j = Json::parse(b.begin(), b.end(), nullptr, false);
+    Json j = parseJson(b);
     if (!j.is_object()) throw Error(Reason::BadInput, std::string(what) + " is not a JSON object");
     return j;
 }
 
 std::string member(const Json &j, const char *name) {
-    auto it = j.find(name);
-    if (it == j.end() || !it->is_string()) throw Error(Reason::BadInput, std::string("the message has no \"") + name + "\"");
+    auto it = j.is_object() ? j.find(name) : j.end();
+    if (!j.is_object() || it == j.end() || !it->is_string()) throw Error(Reason::BadInput, std::string("the message has no \"") + name + "\"");
     return it->get<std::string>();
+}
+
+std::string optMember(const Json &j, const char *name, const std::string &otherwise) {
+    if (!j.is_object()) throw Error(Reason::BadInput, "the message is not a JSON object");
+    auto it = j.find(name);
+    if (it == j.end()) return otherwise;
+    if (!it->is_string()) throw Error(Reason::BadInput, std::string("the message's \"") + name + "\" is not a string");
+    return it->get<std::string>();
+}
+
+int64_t intMember(const Json &j, const char *name) {
+    auto it = j.is_object() ? j.find(name) : j.end();
+    if (!j.is_object() || it == j.end() || !it->is_number_integer())
+        throw Error(Reason::BadInput, std::string("the message has no integer \"") + name + "\"");
+    return it->get<int64_t>();
+}
+
+bool boolMember(const Json &j, const char *name, bool otherwise) {
+    if (!j.is_object()) throw Error(Reason::BadInput, "the message is not a JSON object");
+    auto it = j.find(name);
+    if (it == j.end()) return otherwise;
+    if (!it->is_boolean()) throw Error(Reason::BadInput, std::string("the message's \"") + name + "\" is not true or false");
+    return it->get<bool>();
 }
 
 Json verifiedMessage(const std::string &jws, const JoseKey &signer, const char *type) {
@@ -42,9 +65,7 @@ Json verifiedMessage(const std::string &jws, const JoseKey &signer, const char *
 }
 
 void checkFresh(const Json &m, const Clock &clock, int64_t skew) {
-    auto it = m.find("iat");
-    if (it == m.end() || !it->is_number_integer()) throw Error(Reason::BadInput, "the message has no \"iat\"");
-    int64_t iat = it->get<int64_t>(), now = clock();
+    int64_t iat = intMember(m, "iat"), now = clock();
     if (iat > now + skew || iat < now - skew) throw Error(Reason::BadInput, cause::kReplayed);
 }
 

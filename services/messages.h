@@ -53,8 +53,16 @@ std::string randomToken(size_t n = 16);
 std::string jwkThumbprint(const JoseKey &key);
 // Parses a JSON object; throws Error(BadInput) "<what> is not a JSON object".
 Json parseObject(const Bytes &b, const char *what);
-// A string member; throws Error(BadInput) naming it when absent or not a string.
+// Members read from a peer's message, type-checked: Error(BadInput) naming the member
+// when it is absent (where required) or of another JSON type; never a JSON exception.
+// A string member; throws when absent or not a string.
 std::string member(const Json &j, const char *name);
+// An optional string member: `otherwise` when absent.
+std::string optMember(const Json &j, const char *name, const std::string &otherwise = "");
+// An integer member (required).
+int64_t intMember(const Json &j, const char *name);
+// An optional boolean member.
+bool boolMember(const Json &j, const char *name, bool otherwise = false);
 // The payload of a JWS from `signer`, as a JSON object whose "type" is `type`.
 Json verifiedMessage(const std::string &jws, const JoseKey &signer, const char *type);
 // A message's "iat" within skew of now.

@@ -29,10 +29,10 @@ MisbehaviourReport MisbehaviourDesk::receive(const Bytes &report) {
     } catch (const Error &) {
         throw Error(Reason::BadInput, "the report is not signed by " + reporter);
     }
-    if (!m.contains("iat") || !m["iat"].is_number_integer()) throw Error(Reason::BadInput, "the report has no time");
-    Freshness f = replay_.check(reporter, member(m, "nonce"), m["iat"].get<int64_t>());
+    int64_t iat = intMember(m, "iat");
+    Freshness f = replay_.check(reporter, member(m, "nonce"), iat);
     if (f != Freshness::Fresh) throw Error(Reason::BadInput, std::string("the report is ") + freshnessText(f));
-    MisbehaviourReport r{reporter, member(m, "suspect"), member(m, "reason"), member(m, "evidence"), m["iat"].get<int64_t>()};
+    MisbehaviourReport r{reporter, member(m, "suspect"), member(m, "reason"), member(m, "evidence"), iat};
     if (r.suspect == reporter) throw Error(Reason::BadInput, "a node cannot report itself");
     against_[r.suspect].insert(reporter);
     return r;

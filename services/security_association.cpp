@@ -116,36 +116,47 @@ struct SecurityAssociations::Impl {
         int64_t now = cfg.clock();
         for (auto &[key, sealed] : cfg.store->pendingWithPrefix("sa:", now)) {
             SecureBytes pt = jweDecrypt(sealed, cfg.key);
-            Json r = Json::parse(pt.begin(), pt.end(), nullptr, false);
+            Json r = parseJson(pt);
             if (!r.is_object()) continue;
-            Sa sa;
-            sa.info = {r["id"], r["peer"], r["suite"], r["expires"].get<int64_t>(), r["valid"].get<bool>(), r["initiator"].get<bool>()};
-            sa.ourCredential = r["ours"];
-            sa.peerCredential = r["theirs"];
-            sa.peerKey = JoseKey::fromJwk(r["peerKey"]);
-            Bytes send = unb64url(r["send"]), recv = unb64url(r["recv"]);
-            sa.sendKey = JoseKey::fromSecret(SecureBytes(send.begin(), send.end()));
-            sa.recvKey = JoseKey::fromSecret(SecureBytes(recv.begin(), recv.end()));
-            OPENSSL_cleanse(send.data(), send.size());
-            OPENSSL_cleanse(recv.data(), recv.size());
-            sa.sendSeq = sa.savedSend = r["sendSeq"].get<uint64_t>();
-            sa.savedRecv = r["recvSeq"].get<uint64_t>();
-            sa.recvSeq.resumeAt(sa.savedRecv);
-            // What arrived between the last save and the restart is not known: refuse
-            // everything made before now, and keep the sequence window closed below.
-            sa.notBefore = now;
-            sa.challenge = r.value("challenge", "");
-            sa.expectedConfirm = r.value("expectedConfirm", "");
-            std::string id = sa.info.id;
-            sas.emplace(id, std::move(sa));
+            // Our own record, sealed to our own key; still read as carefully as a peer's.
+            try {
+                sas.emplace(r.at("id").get<std::string>(), restore(r, now));
+            } catch (const Json::exception &) {
+            } catch (const Error &) {
+            }
         }
         for (auto &[key, value] : cfg.store->pendingWithPrefix("sai:", now)) {
-            Json p = Json::parse(value, nullptr, false);
+            Json p = parseJson(value);
             if (p.is_object() && p.contains("responder") && p["responder"].is_string() && p.contains("challenge") &&
                 p["challenge"].is_string() && p.contains("idPart") && p["idPart"].is_string())
                 initiated[key.substr(4)] = {p["responder"].get<std::string>(), p["challenge"].get<std::string>(),
                                             p["idPart"].get<std::string>()};
         }
+    }
+
+    // An SA from its stored record (Json::exception or Error when the record is not one).
+    Sa restore(const Json &r, int64_t now) {
+        auto str = [&](const char *name) { return r.at(name).get<std::string>(); };
+        Sa sa;
+        sa.info = {str("id"), str("peer"), str("suite"), r.at("expires").get<int64_t>(), r.at("valid").get<bool>(),
+                   r.at("initiator").get<bool>()};
+        sa.ourCredential = str("ours");
+        sa.peerCredential = str("theirs");
+        sa.peerKey = JoseKey::fromJwk(r.at("peerKey"));
+        Bytes send = unb64url(str("send")), recv = unb64url(str("recv"));
+        sa.sendKey = JoseKey::fromSecret(SecureBytes(send.begin(), send.end()));
+        sa.recvKey = JoseKey::fromSecret(SecureBytes(recv.begin(), recv.end()));
+        OPENSSL_cleanse(send.data(), send.size());
+        OPENSSL_cleanse(recv.data(), recv.size());
+        sa.sendSeq = sa.savedSend = r.at("sendSeq").get<uint64_t>();
+        sa.savedRecv = r.at("recvSeq").get<uint64_t>();
+        sa.recvSeq.resumeAt(sa.savedRecv);
+        // What arrived between the last save and the restart is not known: refuse
+        // everything made before now, and keep the sequence window closed below.
+        sa.notBefore = now;
+        sa.challenge = r.value("challenge", "");
+        sa.expectedConfirm = r.value("expectedConfirm", "");
+        return sa;
     }
 
     Bytes signedMessage(Json body) {
@@ -161,7 +172,7 @@ struct SecurityAssociations::Impl {
         Verified v;
         v.key = JoseKey::fromJwk(peek.header["jwk"]);
         Json cred = jwtVerify(member(claimed, "credential"), cfg.mafKey, {cfg.mafName, cfg.mafName}, cfg.clock);
-        if (!cred.contains("cnf") || !cred["cnf"].is_object() || cred["cnf"].value("jkt", "") != jwkThumbprint(v.key))
+        if (!cred.contains("cnf") || !cred["cnf"].is_object() || optMember(cred["cnf"], "jkt") != jwkThumbprint(v.key))
             throw Error(Reason::BadInput, "the key is not the credential holder's");
         v.body = verifiedMessage(text, v.key, type);
         checkFresh(v.body, cfg.clock, cfg.maxSkew);
@@ -287,7 +298,7 @@ struct SecurityAssociations::Impl {
 
     static std::string kidOf(const std::string &jwe) {
         Bytes h = unb64url(jwe.substr(0, jwe.find('.')));
-        Json j = Json::parse(h.begin(), h.end(), nullptr, false);
+        Json j = parseJson(h);
         if (!j.is_object() || !j.contains("kid") || !j["kid"].is_string()) throw Error(Reason::BadInput, "a sealed message names no SA");
         return j["kid"];
     }
@@ -299,7 +310,9 @@ struct SecurityAssociations::Impl {
         } catch (const Error &) {
             throw Rejected(cause::kDecryptionFailure);
         }
-        return Json::parse(pt.begin(), pt.end(), nullptr, false);
+        Json m = parseJson(pt);
+        if (!m.is_object()) throw Rejected(cause::kDecryptionFailure);
+        return m;
     }
 
     void rekey(Sa &sa, const std::string &a, const std::string &b) {
@@ -332,27 +345,34 @@ struct SecurityAssociations::Impl {
         } catch (const Rejected &) {
             return refuse(cause::kDecryptionFailure);
         }
-        type = m.value("type", "") == "SaRemove" ? "SaRemoved" : "SaUpdated";
+        std::string what = m.contains("type") && m["type"].is_string() ? m["type"].get<std::string>() : "";
+        type = what == "SaRemove" ? "SaRemoved" : "SaUpdated";
         if (!sa.info.valid) return refuse(cause::kSaInvalid);
-        if (m.value("type", "") == "SaRemove") {
+        if (what == "SaRemove") {
             sa.info.valid = false;
             sa.sendKey = JoseKey();
             sa.recvKey = JoseKey();
             forget(id);
             return signedMessage({{"type", "SaRemoved"}, {"result", "Accepted"}, {"saId", id}, {"nonce", randomToken()}});
         }
-        if (m.value("type", "") != "SaUpdate") return refuse(cause::kDecryptionFailure);
-        bool newKeys = m.contains("newKeys") && m["newKeys"].is_boolean() && m["newKeys"].get<bool>();
-        std::string newId = m.contains("newSaId") && m["newSaId"].is_string() ? m["newSaId"].get<std::string>() : "";
+        if (what != "SaUpdate") return refuse(cause::kDecryptionFailure);
+        bool newKeys;
+        std::string newId, theirs;
+        try {
+            newKeys = boolMember(m, "newKeys");
+            newId = optMember(m, "newSaId");
+            theirs = optMember(m, "initiatorNonce");
+        } catch (const Error &) {
+            return refuse(cause::kDecryptionFailure);
+        }
         if (newKeys && !cfg.willingToRekey) return refuse(cause::kUnwillingToChangeKey);
         // A new identifier must be new here: renaming onto another SA would replace it.
         if (!newId.empty() && (!validSaId(newId) || sas.count(newId))) return refuse(cause::kAdministrative);
-        if (m.contains("initiatorNonce") && !m["initiatorNonce"].is_string()) return refuse(cause::kDecryptionFailure);
         std::string ours = randomToken();
         Json answer = {{"type", "SaUpdated"}, {"result", "Accepted"}, {"saId", id}, {"newSaId", newId},
                        {"responderNonce", ours}, {"updated", newKeys ? (newId.empty() ? "keys" : "identifier and keys") : "identifier"}};
         std::string sealed = sealWith(sa, answer);  // under the keys both still hold
-        if (newKeys) rekey(sa, m.contains("initiatorNonce") ? m["initiatorNonce"].get<std::string>() : "", ours);
+        if (newKeys) rekey(sa, theirs, ours);
         if (!newId.empty()) {
             forget(id);
             rename(id, newId);
@@ -430,7 +450,7 @@ std::string SecurityAssociations::onEstablished(const Bytes &established) {
     if (member(m, "result") != "Success") {
         d_->sas.erase(it);
         d_->forget(id);
-        throw Rejected(m.value("cause", cause::kAdministrative));
+        throw Rejected(optMember(m, "cause", cause::kAdministrative));
     }
     it->second.info.valid = true;
     d_->persist(it->second);
@@ -497,11 +517,12 @@ std::string SecurityAssociations::onUpdated(const Bytes &answer) {
     std::string id = Impl::kidOf(text);
     Impl::Sa &sa = d_->usable(id);
     Json m = d_->openWith(sa, text);
-    Json asked = Json::parse(sa.challenge, nullptr, false);
-    if (!asked.is_object() || m.value("type", "") != "SaUpdated" || m.value("result", "") != "Accepted")
+    Json asked = parseJson(sa.challenge);
+    if (!asked.is_object() || optMember(m, "type") != "SaUpdated" || optMember(m, "result") != "Accepted")
         throw Error(Reason::BadInput, "not the answer to our update");
+    std::string theirs = optMember(m, "responderNonce");
     sa.challenge.clear();
-    if (asked.value("newKeys", false)) d_->rekey(sa, asked.value("initiatorNonce", ""), m.value("responderNonce", ""));
+    if (asked.value("newKeys", false)) d_->rekey(sa, asked.value("initiatorNonce", ""), theirs);
     std::string newId = asked.value("newSaId", "");
     if (!newId.empty()) {
         if (d_->sas.count(newId)) throw Error(Reason::BadInput, "the new SA identifier is taken");
@@ -529,14 +550,14 @@ void SecurityAssociations::onRemoved(const Bytes &answer) {
     std::lock_guard<std::mutex> g(d_->mu);
     std::string text = toString(answer);
     Json claimed = parseObject(jwsPeek(text).payload, "the answer");
-    std::string id = claimed.value("saId", claimed.value("inReplyTo", ""));
+    std::string id = optMember(claimed, "saId", optMember(claimed, "inReplyTo"));
     auto it = d_->sas.find(id);
     if (it == d_->sas.end()) throw Error(Reason::BadInput, "an answer about an SA we do not have");
     Json m = verifiedMessage(text, it->second.peerKey, "SaRemoved");
     it->second.sendKey = JoseKey();
     it->second.recvKey = JoseKey();
     d_->forget(id);
-    if (m.value("result", "") != "Accepted") throw Rejected(m.value("cause", cause::kAdministrative));
+    if (optMember(m, "result") != "Accepted") throw Rejected(optMember(m, "cause", cause::kAdministrative));
 }
 
 int SecurityAssociations::removeForCredential(const std::string &credentialId) {

@@ -54,7 +54,7 @@ std::string encryptSingleMessage(const JoseKey &recipient, const Json &message, 
 
 Json decryptSingleMessage(const std::string &jwe, const JoseKey &myKey, TimestampReplayGuard &replay) {
     SecureBytes pt = jweDecrypt(jwe, myKey);
-    Json body = Json::parse(pt.begin(), pt.end(), nullptr, false);
+    Json body = parseJson(pt);
     if (!body.is_object() || !body.contains("ts") || !body["ts"].is_number_integer() || !body.contains("message"))
         throw Error(Reason::BadInput, "the decrypted message is malformed");
     requireFresh(replay.check("sm:" + member(body, "nonce"), body["ts"].get<int64_t>()));

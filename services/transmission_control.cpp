@@ -31,8 +31,21 @@ TransmissionControl::Result TransmissionControl::apply(const Bytes &command) {
     if (!m.contains("seq") || !m["seq"].is_number_unsigned()) return {false, "the command has no sequence number"};
     Freshness f = seq_.check(m["seq"].get<uint64_t>());
     if (f != Freshness::Fresh) return {false, std::string("the command is ") + freshnessText(f)};
-    bool activate = m.value("action", "") == "activate";
-    std::vector<std::string> names = m.value("transmissions", std::vector<std::string>{});
+    std::vector<std::string> names;
+    bool activate = false;
+    try {
+        std::string action = member(m, "action");
+        if (action != "activate" && action != "deactivate") return {false, "the command's action is activate or deactivate"};
+        activate = action == "activate";
+        const Json &t = m.contains("transmissions") ? m["transmissions"] : Json::array();
+        if (!t.is_array()) return {false, "the command's transmissions are not a list"};
+        for (const Json &n : t) {
+            if (!n.is_string()) return {false, "a transmission's name is not a string"};
+            names.push_back(n.get<std::string>());
+        }
+    } catch (const Error &e) {
+        return {false, e.what()};
+    }
     if (names.empty()) {
         allOff_ = !activate;
         off_.clear();

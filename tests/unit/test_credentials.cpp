@@ -123,6 +123,7 @@ class CredentialsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(tokenCauses);
     CPPUNIT_TEST(tokenUpdateBeforeExpiry);
     CPPUNIT_TEST(authorizationStatusPublishedAndKeptLocally);
+    CPPUNIT_TEST(membersOfTheWrongJsonTypesGetARefusal);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -511,6 +512,51 @@ public:
         // Status on request from a field node.
         Json st = parseObject(jwsVerify(toString(w.mzf->handle(client.statusRequest(c.id))), w.mzf->publicKey()).payload, "s");
         CPPUNIT_ASSERT_EQUAL(std::string("active"), st["state"].get<std::string>());
+    }
+    // Issue 16 item 1: the MAF and the MZF answer a message with members of the wrong
+    // JSON type with a signed refusal; the node's side refuses with secsf::Error.
+    void membersOfTheWrongJsonTypesGetARefusal() {
+        World w("types");
+        w.maf->enrol("node-types", w.nodeKey.publicKey());
+        CredentialHolder h(w.holderConfig("node-types", w.nodeKey), *w.nodeRepo);
+        Json request = parseObject(h.startEnrolment(), "request");
+        for (const Json &change : {Json{{"apu", 1}}, Json{{"epk", {{"crv", 1}}}}, Json{{"epk", {{"kty", "EC"}, {"crv", "P-256"}, {"x", 1}}}}}) {
+            Json m = request;
+            m["networkChallenge"] = withHeader(member(request, "networkChallenge"), change);
+            Bytes answer;
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(change.dump(), std::string("returned"),
+                                         ending([&] { answer = w.maf->handle(toBytes(m.dump())); }));
+            CPPUNIT_ASSERT_EQUAL(std::string("Rejected"), member(peekAnswer(answer), "registrationResult"));
+        }
+        for (const Json &m : {Json{{"type", 1}}, Json{{"type", "SessionRequest"}, {"canonicalId", Json::array()}},
+                              Json{{"type", "ChallengeResponse"}, {"canonicalId", "node-types"}, {"nodeResponse", 7}}}) {
+            Bytes answer;
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(m.dump(), std::string("returned"), ending([&] { answer = w.maf->handle(toBytes(m.dump())); }));
+        }
+        // The MZF: a token request whose audience holds a number, whose "cnf" is odd.
+        EnrolResult e = w.enrol(h);
+        CPPUNIT_ASSERT(e.accepted);
+        TokenClient client(w.nodeKey, testClock());
+        Json body = parseObject(jwsPeek(toString(client.request(e.credentials[0], {"CSE-x"}))).payload, "r");
+        body["audience"] = Json::array({1});
+        body["nonce"] = randomToken();
+        Bytes answer;
+        CPPUNIT_ASSERT_EQUAL(std::string("returned"), ending([&] {
+            answer = w.mzf->handle(toBytes(jwsSign(w.nodeKey, body, {{"jwk", w.nodeKey.publicJwk()}})));
+        }));
+        CPPUNIT_ASSERT_EQUAL(std::string("Rejected"), member(peekAnswer(answer), "result"));
+        // The node: an answer from the MAF (genuinely signed) with fields of the wrong types.
+        for (const Json &m : {Json{{"type", "SessionResponse"}, {"registrationResult", 1}},
+                              Json{{"type", "UpdateResponse"}, {"updateRequestResult", Json::object()}},
+                              Json{{"type", "Revocation"}, {"iat", "now"}}}) {
+            Bytes signed_ = toBytes(jwsSign(w.mafKey, m));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(m.dump(), std::string("refused"), ending([&] { h.onSessionResponse(signed_); }));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(m.dump(), std::string("refused"), ending([&] { h.onUpdateResponse(signed_); }));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(m.dump(), std::string("refused"), ending([&] { h.onRevocation(signed_); }));
+        }
+        LocalAuthorization local(w.mzfKey.publicKey(), kMzf, *w.nodeRepo, testClock());
+        Json status = {{"type", "AuthorizationStatus"}, {"issuer", 5}, {"subject", "s"}, {"state", "active"}, {"until", 0}, {"seq", 9}};
+        CPPUNIT_ASSERT_EQUAL(std::string("refused"), ending([&] { local.apply(toBytes(jwsSign(w.mzfKey, status))); }));
     }
 };
 

@@ -10,6 +10,7 @@
 #include "../../services/jose.h"
 #include "../../services/jwt.h"
 #include "fixture.h"
+#include "service_fixture.h"
 #include "secsf/error.h"
 
 using namespace testfix;
@@ -102,6 +103,7 @@ class JoseTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(weVerifyPeerJwsAndJwt);
     CPPUNIT_TEST(peerDecryptsOurJwe);
     CPPUNIT_TEST(weDecryptPeerJweWithTokenKey);
+    CPPUNIT_TEST(headersOfTheWrongJsonTypesAreRefusedWithError);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -245,6 +247,34 @@ public:
             secsf::SecureBytes pt = jweDecrypt(t, k);
             CPPUNIT_ASSERT_EQUAL(std::string("from-the-peer"), std::string(pt.begin(), pt.end()));
         }
+    }
+    // Issue 16 item 1: a header member of the wrong JSON type is bad input like any
+    // other, refused with secsf::Error; the JSON library's exceptions never escape.
+    void headersOfTheWrongJsonTypesAreRefusedWithError() {
+        JoseKey ec = softKey("EC", "P-256");
+        std::string jwe = jweEncrypt(ec.publicKey(), Bytes{'h', 'i'}, "ECDH-ES+A128KW", "A128GCM");
+        for (const Json &change : {Json{{"apu", 1}}, Json{{"apv", Json::array()}}, Json{{"epk", {{"crv", 1}}}},
+                                   Json{{"epk", {{"kty", 1}}}}, Json{{"epk", "x"}}, Json{{"epk", {{"x", 1}}}},
+                                   Json{{"enc", 5}}, Json{{"alg", nullptr}}, Json{{"crit", 1}}})
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(change.dump(), std::string("refused"),
+                                         ending([&] { jweDecrypt(withHeader(jwe, change), ec); }));
+        std::string jws = jwsSign(ec, Json{{"a", 1}});
+        for (const Json &change : {Json{{"alg", 1}}, Json{{"alg", Json::array({"ES256"})}}, Json{{"typ", 1}}})
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(change.dump(), std::string("refused"),
+                                         ending([&] { jwsVerify(withHeader(jws, change), ec); }));
+        // A JWT whose signed header says "typ": 1, and claims of the wrong types.
+        std::string jwt = jwsSign(ec, Json{{"jti", "t"}, {"iss", "i"}, {"nbf", 0}, {"exp", 4000000000}, {"aud", "a"}},
+                                  {{"typ", 1}});
+        CPPUNIT_ASSERT_EQUAL(std::string("refused"), ending([&] { jwtVerify(jwt, ec, {"i", "a", 30}, [] { return (int64_t)1; }); }));
+        CPPUNIT_ASSERT_EQUAL(std::string("refused"), ending([&] { jwsSign(ec, Bytes{}, {{"alg", 1}}); }));
+        CPPUNIT_ASSERT_EQUAL(std::string("refused"), ending([&] { jwsSign(ec, Bytes{}, Json::array()); }));
+        Json jwk = ec.publicJwk();
+        jwk["crv"] = 256;
+        CPPUNIT_ASSERT_EQUAL(std::string("refused"), ending([&] { JoseKey::fromJwk(jwk); }));
+        // Nesting deeper than anything a message needs is refused before it is parsed.
+        std::string deep(100000, '[');
+        CPPUNIT_ASSERT_EQUAL(std::string("refused"),
+                             ending([&] { jwsVerify(b64url(deep) + "." + b64url(deep) + ".AA", ec); }));
     }
 };
 

@@ -120,6 +120,7 @@ class SecurityAssociationTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(aResponderCannotTakeOverAnotherPeersSa);
     CPPUNIT_TEST(aRenameOntoAnotherSaIsRefused);
     CPPUNIT_TEST(oneFloodingPeerDoesNotLockOutTheNode);
+    CPPUNIT_TEST(sealedBodiesOfTheWrongShapeAreRefused);
     CPPUNIT_TEST_SUITE_END();
 
     Maf maf_;
@@ -412,6 +413,38 @@ public:
         for (const std::string &f : flood) causeOf([&] { b.open(f); });
         CPPUNIT_ASSERT_EQUAL(Json("after"), b.open(a.seal(idAB, "after")));
         CPPUNIT_ASSERT_EQUAL(std::string("(accepted)"), causeOf([&] { establish(c, b, cb.id); }));
+    }
+    // Issue 16 item 1: what a peer seals under an SA may be any JSON; a body that is
+    // an array, or has a member of the wrong type, is refused with secsf::Error.
+    void sealedBodiesOfTheWrongShapeAreRefused() {
+        JoseKey ka = softKey(), kb = softKey();
+        HeldCredential ca = maf_.issue(ka), cb = maf_.issue(kb);
+        SecurityAssociations a(config(maf_, ka, ca)), b(config(maf_, kb, cb));
+        std::string id = establish(a, b, cb.id);
+        auto [i2r, r2i] = saKeys(ka, kb.publicKey(), id, ca.id, cb.id);
+        auto sealed = [&, id = id](const JoseKey &k, const Json &body) {
+            std::string t = body.dump();
+            return jweEncrypt(k, Bytes(t.begin(), t.end()), "dir", "A256GCM", {{"kid", id}});
+        };
+        for (const Json &body : {Json::array({1, 2}), Json("text"), Json(7), Json{{"type", 5}},
+                                 Json{{"type", "SaUpdate"}, {"newKeys", "yes"}}, Json{{"type", "SaUpdate"}, {"newSaId", 5}},
+                                 Json{{"type", "SaUpdate"}, {"newKeys", true}, {"initiatorNonce", Json::object()}},
+                                 Json{{"seq", "1"}, {"ts", gNow}, {"exp", gNow + 60}, {"message", 1}}}) {
+            std::string toB = sealed(i2r, body);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(body.dump(), std::string("returned"), ending([&] { b.handle(toBytes(toB)); }));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(body.dump(), std::string("refused"), ending([&] { b.open(toB); }));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(body.dump(), std::string("refused"), ending([&] { a.onUpdated(toBytes(sealed(r2i, body))); }));
+        }
+        CPPUNIT_ASSERT(b.info(id).valid);  // none of it harmed the SA
+        CPPUNIT_ASSERT_EQUAL(Json("still fine"), b.open(a.seal(id, "still fine")));
+        // Signed answers with members of the wrong type.
+        a.update(id, false, true);
+        for (const Json &m : {Json{{"type", "SaRemoved"}, {"saId", 5}}, Json{{"type", "SaRemoved"}, {"saId", id}, {"result", 1}},
+                              Json{{"type", "SaEstablished"}, {"saId", id}, {"result", "Failure"}, {"cause", 1}}}) {
+            Bytes signed_ = toBytes(jwsSign(kb, m));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(m.dump(), std::string("refused"), ending([&] { a.onRemoved(signed_); }));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(m.dump(), std::string("refused"), ending([&] { a.onUpdated(signed_); }));
+        }
     }
 };
 
