@@ -205,20 +205,7 @@ public:
         auto rewritten = original;
         Json r = Json::parse(rewritten[4]);
         r["outcome"] = "rejected";
-        r.erase("hash");
-        Json withHash = r;
-        std::string canon = r.dump();
-        unsigned char d[32];
-        unsigned n;
-        EVP_Digest(canon.data(), canon.size(), d, &n, EVP_sha256(), nullptr);
-        std::string hex;
-        for (unsigned char c : d) {
-            char b[3];
-            snprintf(b, sizeof b, "%02x", c);
-            hex += b;
-        }
-        withHash["hash"] = hex;
-        rewritten[4] = withHash.dump();
+        rewritten[4] = rehashed(r);
         writeAll(workDir() + "/audit-rewritten.log", join(rewritten));
         v = AuditLog::verify(workDir() + "/audit-rewritten.log", pub);
         CPPUNIT_ASSERT(!v.intact);
