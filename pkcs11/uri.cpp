@@ -22,26 +22,46 @@ std::string attrString(P11KitUri *u, CK_ATTRIBUTE_TYPE t) {
     return std::string(static_cast<const char *>(a->pValue), a->ulValueLen);
 }
 
+// The attribute names of a pkcs11: URI, path and query, in order.
+std::vector<std::string> attributeNames(const std::string &text) {
+    std::vector<std::string> names;
+    std::string rest = text.substr(7);
+    for (size_t at = 0; at < rest.size();) {
+        size_t end = rest.find_first_of(";?&", at);
+        if (end == std::string::npos) end = rest.size();
+        std::string name = rest.substr(at, rest.find('=', at) < end ? rest.find('=', at) - at : end - at);
+        if (!name.empty()) names.push_back(name);
+        at = end + 1;
+    }
+    return names;
+}
+
+std::string printable(std::string name) {
+    if (name.size() > 40) name = name.substr(0, 40) + "...";
+    for (char &ch : name)
+        if (!isprint((unsigned char)ch)) ch = '?';
+    return name;
+}
+
 // " ('objet')": the first attribute name RFC 7512 does not define, for the message.
 std::string unknownAttribute(const std::string &text) {
     static const std::set<std::string> known = {
         "token", "manufacturer", "serial", "model", "library-manufacturer", "library-description",
         "library-version", "object", "type", "id", "slot-description", "slot-manufacturer", "slot-id",
         "pin-source", "pin-value", "module-name", "module-path"};
-    std::string rest = text.substr(7);
-    for (size_t at = 0; at < rest.size();) {
-        size_t end = rest.find_first_of(";?&", at);
-        if (end == std::string::npos) end = rest.size();
-        std::string name = rest.substr(at, rest.find('=', at) < end ? rest.find('=', at) - at : end - at);
-        if (!name.empty() && !known.count(name)) {
-            if (name.size() > 40) name = name.substr(0, 40) + "...";
-            for (char &ch : name)
-                if (!isprint((unsigned char)ch)) ch = '?';
-            return " ('" + name + "')";
-        }
-        at = end + 1;
-    }
+    for (const std::string &name : attributeNames(text))
+        if (!known.count(name)) return " ('" + printable(name) + "')";
     return "";
+}
+
+// One meaning per URI: p11-kit lets the last of a repeated attribute win, unseen.
+void refuseRepeats(const std::string &text) {
+    std::set<std::string> seen;
+    for (const std::string &name : attributeNames(text))
+        if (!seen.insert(name).second)
+            throw Error(Reason::BadUri, "PKCS#11 URI gives '" + printable(name) + "' more than once: give it once");
+    if (seen.count("pin-source") && seen.count("pin-value"))
+        throw Error(Reason::BadUri, "PKCS#11 URI carries both pin-source and pin-value: give one of them");
 }
 
 }  // namespace
@@ -71,6 +91,7 @@ Uri Uri::parse(const std::string &text) {
     if (p11_kit_uri_any_unrecognized(raw))
         throw Error(Reason::BadUri, "PKCS#11 URI has an attribute that RFC 7512 does not define" +
                                         unknownAttribute(text));
+    refuseRepeats(text);
     return out;
 }
 

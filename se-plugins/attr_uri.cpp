@@ -1,6 +1,7 @@
 #include "attr_uri.h"
 
 #include <cctype>
+#include <set>
 
 #include "secsf/error.h"
 
@@ -65,8 +66,20 @@ void parseAttrUri(const std::string &text, const std::string &scheme, const std:
         path = rest.substr(0, q);
         query = rest.substr(q + 1);
     }
-    eachPair(path, ';', what, onPath);
-    eachPair(query, '&', what, onQuery);
+    // One meaning per URI: a repeated attribute would have the last one win unseen,
+    // and two PIN attributes would leave the user guessing which one was used.
+    std::set<std::string> seen;
+    auto once = [&](const AttrFn &f) {
+        return [&, f](const std::string &name, const std::string &value) {
+            if (!seen.insert(name).second)
+                throw Error(Reason::BadUri, what + " gives '" + name + "' more than once: give it once");
+            f(name, value);
+        };
+    };
+    eachPair(path, ';', what, once(onPath));
+    eachPair(query, '&', what, once(onQuery));
+    if (seen.count("pin-source") && seen.count("pin-value"))
+        throw Error(Reason::BadUri, what + " carries both pin-source and pin-value: give one of them");
 }
 
 std::string uriEncode(const std::string &s) {

@@ -3,10 +3,13 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <cstring>
+#include <functional>
 #include <string>
 
 #include "../../pkcs11/pin.h"
 #include "../../pkcs11/uri.h"
+#include "../../se-plugins/pcsc/piv_uri.h"
+#include "../../se-plugins/tpm2/tpm2_uri.h"
 #include "secsf/error.h"
 
 using secsf::Error;
@@ -40,6 +43,7 @@ class UriTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(emptyAndWrongScheme);
     CPPUNIT_TEST(pinSources);
     CPPUNIT_TEST(formatRoundTrip);
+    CPPUNIT_TEST(repeatedAttributesAndBothPinsAreRefused);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -126,6 +130,31 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("k;1"), *u.label());
         CPPUNIT_ASSERT(*u.id() == id);
         CPPUNIT_ASSERT(*u.objectClass() == CKO_PRIVATE_KEY);
+    }
+    // Issue 17 item 12: the last of a repeated attribute used to win unseen
+    // ("slot=9a;slot=9c" used 9c), and pin-value silently overrode pin-source.
+    void repeatedAttributesAndBothPinsAreRefused() {
+        auto refused = [](const std::function<void()> &parse, const char *want) {
+            try {
+                parse();
+            } catch (const Error &e) {
+                return e.reason() == Reason::BadUri && std::string(e.what()).find(want) != std::string::npos;
+            }
+            return false;
+        };
+        for (const char *u : {"pkcs11:object=a;object=b", "pkcs11:token=t;object=a;token=u",
+                              "pkcs11:object=a?module-name=x&module-name=y", "pkcs11:object=a?pin-value=1&pin-value=2"})
+            CPPUNIT_ASSERT_MESSAGE(u, refused([&] { Uri::parse(u); }, "more than once"));
+        CPPUNIT_ASSERT(refused([] { Uri::parse("pkcs11:object=a?pin-source=file:/p&pin-value=1234"); }, "both pin-source and pin-value"));
+        for (const char *u : {"piv:slot=9a;slot=9c", "piv:slot=9a?pin-value=1&pin-value=2"})
+            CPPUNIT_ASSERT_MESSAGE(u, refused([&] { secsf::pcsc::PivUri::parse(u); }, "more than once"));
+        CPPUNIT_ASSERT(refused([] { secsf::pcsc::PivUri::parse("piv:slot=9a?pin-source=file:/p&pin-value=1"); }, "both pin-source"));
+        for (const char *u : {"tpm2:handle=0x81000001;handle=0x81000002", "tpm2:object=a;object=b"})
+            CPPUNIT_ASSERT_MESSAGE(u, refused([&] { secsf::tpm2::Uri::parse(u); }, "more than once"));
+        CPPUNIT_ASSERT(refused([] { secsf::tpm2::Uri::parse("tpm2:handle=0x81000001?pin-source=file:/p&pin-value=1"); }, "both pin-source"));
+        // One of each is fine.
+        Uri::parse("pkcs11:token=t;object=a;id=%01?pin-source=file:/p&module-name=softhsm2");
+        secsf::pcsc::PivUri::parse("piv:slot=9a?pin-value=1");
     }
 };
 
