@@ -19,7 +19,7 @@ const char *const kEngineId = "secsf";
 const char *const kEngineName = "secsf: keys in Secure Environments through the secsf provider";
 
 int gLib = 0;  // ERR library code of this engine
-enum { kReasonNoProvider = 100, kReasonNoKey, kReasonBadId };
+enum { kReasonNoProvider = 100, kReasonNoKey, kReasonBadId, kReasonNotSe };
 
 // Not const: ERR_load_strings() writes the library code into the table.
 ERR_STRING_DATA kReasons[] = {
@@ -27,6 +27,7 @@ ERR_STRING_DATA kReasons[] = {
     {ERR_PACK(0, 0, kReasonNoProvider), "the secsf provider is not loaded"},
     {ERR_PACK(0, 0, kReasonNoKey), "no such key"},
     {ERR_PACK(0, 0, kReasonBadId), "bad key id"},
+    {ERR_PACK(0, 0, kReasonNotSe), "not a key in a Secure Environment"},
     {0, nullptr}};
 
 void raise(int reason, const std::string &msg) {
@@ -43,8 +44,18 @@ bool providerReady() {
     return false;
 }
 
-// The id as it may appear in a message.
-std::string shown(const char *id) { return strlen(id) > 200 ? "(long id)" : id; }
+// The id as it may appear in a message: short, and with the value of any pin-value
+// replaced, so that no error text, log line or --json output carries a PIN.
+std::string shown(const char *id) {
+    std::string s = strlen(id) > 200 ? "(long id)" : id;
+    const std::string pin = "pin-value=";
+    for (size_t at = s.find(pin); at != std::string::npos; at = s.find(pin, at)) {
+        at += pin.size();
+        size_t end = s.find_first_of("&;", at);
+        s.replace(at, (end == std::string::npos ? s.size() : end) - at, "(hidden)");
+    }
+    return s;
+}
 
 // The first object of the kind `expect` that `take` turns into a T, from the store
 // (the provider's) that `id` names: a key URI or a SECSF KEY file. Raises `missing`
@@ -76,9 +87,22 @@ template <class T, class Take> T *firstInStore(const char *id, int expect, Take 
 EVP_PKEY *load(const char *id, int want) {
     return firstInStore<EVP_PKEY>(
         id, want,
-        [want](OSSL_STORE_INFO *info) -> EVP_PKEY * {
+        [want, id](OSSL_STORE_INFO *info) -> EVP_PKEY * {
             int t = OSSL_STORE_INFO_get_type(info);
-            if (t == OSSL_STORE_INFO_PKEY) return OSSL_STORE_INFO_get1_PKEY(info);
+            if (t == OSSL_STORE_INFO_PKEY) {
+                // A software key file would be used as such, outside any SE: a
+                // program given -engine secsf must not sign with it unawares.
+                EVP_PKEY *k = OSSL_STORE_INFO_get1_PKEY(info);
+                const OSSL_PROVIDER *p = k ? EVP_PKEY_get0_provider(k) : nullptr;
+                if (k && (!p || strcmp(OSSL_PROVIDER_get0_name(p), "secsf") != 0)) {
+                    EVP_PKEY_free(k);
+                    raise(kReasonNotSe, shown(id) + " is a software key, not a key in a Secure Environment: the secsf "
+                                                    "engine answers only for SE keys (pkcs11:, tpm2:, piv: URIs and SECSF "
+                                                    "KEY files); give a software key to the program without the engine");
+                    return nullptr;
+                }
+                return k;
+            }
             if (t == OSSL_STORE_INFO_PUBKEY && want == OSSL_STORE_INFO_PUBKEY)
                 return OSSL_STORE_INFO_get1_PUBKEY(info);
             return nullptr;

@@ -28,6 +28,16 @@ check "  the signature verifies under the default provider" env OPENSSL_CONF=/de
     openssl pkeyutl -verify -pubin -inkey web.pub -in digest.bin -sigfile engine.sig
 check_fails "a bad key id through the engine: clear error" "no private key at" \
     openssl pkeyutl -engine secsf -keyform engine -sign -inkey 'pkcs11:token=node1;object=nope;type=private' -in digest.bin
+# The engine answers for SE keys only, and never repeats a PIN (issue 17 items 10, 11).
+OPENSSL_CONF=/dev/null openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out soft.pem 2>/dev/null
+check_fails "a software key file through the engine is refused, not used" "not a key in a Secure Environment" \
+    openssl pkeyutl -engine secsf -keyform engine -sign -inkey "$WORK/soft.pem" -in digest.bin -out soft.sig
+check "  and nothing was signed with it" test ! -s soft.sig
+openssl pkeyutl -engine secsf -keyform engine -sign -in digest.bin \
+    -inkey 'pkcs11:token=nosuch;object=nope;type=private?pin-value=Secret-4711' >pin.out 2>pin.err
+# (The openssl CLI itself echoes the argument it was given; secsf's lines must not.)
+check "an engine error does not repeat the URI's pin-value" sh -c \
+    "grep -q 'secsf engine' pin.err && ! grep 'error:.*secsf' pin.err | grep -q 'Secret-4711' && ! grep -q 'Secret-4711' pin.out"
 
 # nginx loads `engine:` keys without initialising the engine: openssl.cnf does it
 # (init = 1), as for any engine a server uses.
