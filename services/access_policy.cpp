@@ -1,10 +1,8 @@
 #include "access_policy.h"
 
-#include <fcntl.h>
 #include <fnmatch.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "secsf/bounded_file.h"
 #include "secsf/error.h"
 #include "secsf/identifier.h"
 
@@ -40,20 +38,11 @@ bool matches(const std::string &pattern, const std::string &value, bool perEleme
 }
 
 std::string readPolicy(const std::string &path) {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) throw Error(Reason::Config, "the access policy " + path + " cannot be read");
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > kMaxPolicy) {
-        close(fd);
-        throw Error(Reason::Config, "the access policy " + path + " must be a regular file of at most 1 MiB");
+    try {
+        return readBoundedFile(path, kMaxPolicy, "the access policy");
+    } catch (const Error &e) {
+        throw Error(Reason::Config, e.what());
     }
-    std::string text;
-    char buf[65536];
-    ssize_t n;
-    while (text.size() <= kMaxPolicy && (n = read(fd, buf, sizeof buf)) > 0) text.append(buf, (size_t)n);
-    close(fd);
-    if (text.size() > kMaxPolicy) throw Error(Reason::Config, "the access policy " + path + " grew past 1 MiB while read");
-    return text;
 }
 
 }  // namespace

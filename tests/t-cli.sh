@@ -122,7 +122,7 @@ for special in /dev/zero fifo; do
 done
 head -c 1100000 /dev/zero | tr '\0' ' ' >huge.json
 sed "s|^access-policy = .*|access-policy = $WORK/huge.json|" special.cnf >huge.cnf
-check_fails "a policy file over 1 MiB is refused" "at most 1 MiB" env OPENSSL_CONF=huge.cnf "$SECSF_TOOL" storage list --owner CAE-meter
+check_fails "a policy file over 1 MiB is refused" "at most 1048576 bytes" env OPENSSL_CONF=huge.cnf "$SECSF_TOOL" storage list --owner CAE-meter
 check "storage delete by the owner" secsf storage delete --owner CAE-meter credential
 check_fails "  and it is gone" "no stored object" secsf storage get --owner CAE-meter credential
 

@@ -116,6 +116,13 @@ printf 'wrong\n' >wrong.auth && chmod 600 wrong.auth
 check_fails "missing handle" "no key at TPM handle 0x81000099" openssl pkey -in 'tpm2:handle=0x81000099' -pubout
 check_fails "missing key file" "cannot be read" openssl pkey -in "tpm2:file=$WORK/none.tpm2" -pubout
 check_fails "not a persistent handle" "not a persistent handle" openssl pkey -in 'tpm2:handle=0x80000001' -pubout
+# A key file is a regular file of bounded size (issue 17 item 6): not a device, not a FIFO.
+mkfifo key.fifo
+head -c 70000 /dev/zero >huge.tpm2
+for f in /dev/zero "$WORK/key.fifo" "$WORK/huge.tpm2"; do
+    check_fails "tpm2:file=${f##*/} is refused at once, not read for ever" "regular file of at most" \
+        timeout 20 openssl pkey -in "tpm2:file=$f" -pubout
+done
 check_fails "unknown URI attribute" "is unknown" openssl pkey -in 'tpm2:colour=blue' -pubout
 check_fails "bad percent-encoding" "percent-encoding" openssl pkey -in 'tpm2:file=%zz' -pubout
 check_fails "no place for a new key" "say where the TPM key goes" \

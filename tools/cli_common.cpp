@@ -8,6 +8,7 @@
 #include "../se-plugins/registry_config.h"
 #include "../services/jose.h"
 #include "cli.h"
+#include "secsf/bounded_file.h"
 #include "secsf/error.h"
 #include "secsf/identifier.h"
 
@@ -26,13 +27,12 @@ void Context::load() {
         if (signer.empty()) {
             policy = svc::AccessPolicy::load(policyFile);
         } else {
-            FILE *f = fopen(signer.c_str(), "r");
-            if (!f) throw Error(Reason::Config, "the access-policy signer key " + signer + " cannot be read");
             std::string pem;
-            char buf[4096];
-            size_t n;
-            while ((n = fread(buf, 1, sizeof buf, f)) > 0) pem.append(buf, n);
-            fclose(f);
+            try {
+                pem = readBoundedFile(signer, 64 * 1024, "the access-policy signer key");
+            } catch (const Error &e) {
+                throw Error(Reason::Config, e.what());
+            }
             svc::JoseKey key = svc::JoseKey::fromPublicPem(pem);
             policy = svc::AccessPolicy::load(policyFile, &key);
         }

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "secsf/bounded_file.h"
 #include "secsf/error.h"
 #include "tpm2_key.h"
 #include "tpm2_uri.h"
@@ -80,10 +81,10 @@ TPM2B_PUBLIC keyTemplate(const KeyGenRequest &req) {
     return pub;
 }
 
+// A TPM key blob is a few hundred bytes; 64 KiB is far above any.
 Bytes readFile(const std::string &path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error(Reason::NotFound, "TPM key file " + path + " cannot be read");
-    return Bytes(std::istreambuf_iterator<char>(f), {});
+    std::string s = readBoundedFile(path, 64 * 1024, "TPM key file");
+    return Bytes(s.begin(), s.end());
 }
 
 }  // namespace

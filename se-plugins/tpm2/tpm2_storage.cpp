@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "secsf/bounded_file.h"
 #include "secsf/error.h"
 #include "secsf/identifier.h"
 #include "tpm2_plugin.h"
@@ -101,9 +102,10 @@ void Plugin::storagePut(const std::string &owner, const std::string &name, const
 
 Bytes Plugin::storageGet(const std::string &owner, const std::string &name) {
     std::string path = storagePath(owner, &name);
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error(Reason::NotFound, "owner '" + owner + "' has no stored object '" + name + "'");
-    Bytes blob((std::istreambuf_iterator<char>(f)), {});
+    if (access(path.c_str(), F_OK) != 0)
+        throw Error(Reason::NotFound, "owner '" + owner + "' has no stored object '" + name + "'");
+    std::string text = readBoundedFile(path, 64 * 1024, "the sealed object");
+    Bytes blob(text.begin(), text.end());
     TPM2B_PUBLIC pub{};
     TPM2B_PRIVATE priv{};
     size_t off = sizeof kMagic;
