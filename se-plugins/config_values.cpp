@@ -48,6 +48,12 @@ int parseSecurityLevel(const std::string &key, const std::string &value) {
     return (int)v;
 }
 
+int parseSeconds(const std::string &key, const std::string &value) {
+    uint64_t v = 0;
+    if (!parseUnsigned(trimmed(value), 10, 3600, v) || v < 1) bad(key, value, "a time in whole seconds from 1 to 3600");
+    return (int)v;
+}
+
 uint32_t parsePersistentHandle(const std::string &key, const std::string &value) {
     std::string s = trimmed(value);
     uint64_t v = 0;

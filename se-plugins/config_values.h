@@ -11,6 +11,8 @@ namespace secsf {
 
 // A Secure Environment's or a function's security level: a whole number 1..9.
 int parseSecurityLevel(const std::string &key, const std::string &value);
+// Seconds, 1 to 3600.
+int parseSeconds(const std::string &key, const std::string &value);
 
 // A TPM persistent handle (0x81000000-0x81FFFFFF), hexadecimal with 0x or decimal.
 uint32_t parsePersistentHandle(const std::string &key, const std::string &value);

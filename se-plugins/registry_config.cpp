@@ -11,7 +11,7 @@ const std::vector<std::string> &configKeys() {
     static const std::vector<std::string> keys = {
         "pkcs11-module-path", "pkcs11-token", "pkcs11-pin-source", "pkcs11-token-pin-sources",
         "pkcs11-allowed-modules", "pkcs11-se-name", "pkcs11-security-level",
-        "tpm2-tcti", "tpm2-se-name", "tpm2-parent-handle", "tpm2-owner-auth-source", "tpm2-lock-file",
+        "tpm2-tcti", "tpm2-se-name", "tpm2-parent-handle", "tpm2-owner-auth-source", "tpm2-lock-file", "tpm2-lock-timeout",
         "tpm2-storage-dir", "tpm2-auth-sources", "tpm2-security-level", "pcsc-reader", "pcsc-pin-source", "pcsc-management-key-source",
         "pcsc-management-key-alg", "pcsc-se-name", "pcsc-security-level", "default-se", "access-policy",
         "access-policy-signer", "function-levels"};
@@ -37,6 +37,7 @@ void configureRegistry(SeRegistry &registry, const ConfigGetter &get) {
         tc.parentHandle = parsePersistentHandle("tpm2-parent-handle", get("tpm2-parent-handle"));
     tc.ownerAuthSource = get("tpm2-owner-auth-source");
     tc.lockFile = get("tpm2-lock-file");
+    if (!get("tpm2-lock-timeout").empty()) tc.lockTimeout = parseSeconds("tpm2-lock-timeout", get("tpm2-lock-timeout"));
     tc.storageDir = get("tpm2-storage-dir");
     tc.authSources = parseList(get("tpm2-auth-sources"));
     if (!get("tpm2-security-level").empty()) tc.securityLevel = levelOf("tpm2-security-level");

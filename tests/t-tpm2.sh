@@ -116,6 +116,33 @@ printf 'wrong\n' >wrong.auth && chmod 600 wrong.auth
 check_fails "missing handle" "no key at TPM handle 0x81000099" openssl pkey -in 'tpm2:handle=0x81000099' -pubout
 check_fails "missing key file" "cannot be read" openssl pkey -in "tpm2:file=$WORK/none.tpm2" -pubout
 check_fails "not a persistent handle" "not a persistent handle" openssl pkey -in 'tpm2:handle=0x80000001' -pubout
+# The lock file (issue 17 item 5): never followed through a symlink, never another
+# user's, waited on for a bounded time, by default in a directory only we can write.
+ln -s "$WORK/victim" planted.lock
+cp openssl.cnf lock.cnf
+echo "tpm2-lock-file = $WORK/planted.lock" >>lock.cnf
+check_fails "a symlink planted as the TPM lock file is not followed" "symbolic link" \
+    env OPENSSL_CONF=lock.cnf openssl pkey -in 'tpm2:handle=0x81000010' -pubout
+check "  and its target was not created" test ! -e victim
+: >others.lock
+if chown nobody others.lock 2>/dev/null; then
+    sed "s|planted.lock|others.lock|" lock.cnf >others.cnf
+    check_fails "a TPM lock file of another user is refused" "another user could hold it" \
+        env OPENSSL_CONF=others.cnf openssl pkey -in 'tpm2:handle=0x81000010' -pubout
+fi
+: >held.lock
+sed "s|planted.lock|held.lock|" lock.cnf >held.cnf
+echo "tpm2-lock-timeout = 2" >>held.cnf
+/usr/bin/python3 -c 'import fcntl, sys, time; f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(60)' held.lock &
+holder=$!
+sleep 1
+check_fails "a TPM lock held by another process: a clear error after tpm2-lock-timeout" "TPM is busy" \
+    timeout 20 env OPENSSL_CONF=held.cnf openssl pkey -in 'tpm2:handle=0x81000010' -pubout
+kill "$holder"; wait "$holder" 2>/dev/null
+lockdir=/tmp/secsf-$(id -u)
+[ "$(id -u)" = 0 ] && lockdir=/run/secsf
+check "the default TPM lock is in $lockdir, not in /tmp itself" sh -c \
+    "env -u XDG_RUNTIME_DIR openssl pkey -in 'tpm2:handle=0x81000010' -pubout >/dev/null && ls '$lockdir'/secsf-tpm2-*.lock >/dev/null"
 # A key file is a regular file of bounded size (issue 17 item 6): not a device, not a FIFO.
 mkfifo key.fifo
 head -c 70000 /dev/zero >huge.tpm2

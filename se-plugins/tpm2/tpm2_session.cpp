@@ -2,10 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -20,11 +24,58 @@ namespace secsf::tpm2 {
 
 namespace {
 
+// Where the lock lives unless configured: the user's runtime directory, root's
+// /run/secsf, or a directory of the user's own under /tmp; never a name in a
+// directory anyone may write, where another user could plant it or a symlink.
+std::string defaultLockDir() {
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    std::string dir = xdg && *xdg ? xdg : geteuid() == 0 ? "/run/secsf" : "/tmp/secsf-" + std::to_string(geteuid());
+    mkdir(dir.c_str(), geteuid() == 0 && !(xdg && *xdg) ? 0755 : 0700);
+    struct stat st {};
+    if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+        throw Error(Reason::Config, "the TPM lock directory " + dir + " is not a directory of this user's (uid " +
+                                        std::to_string(geteuid()) + ") that only it can write: remove it, or set " +
+                                        "tpm2-lock-file to a file in such a directory");
+    return dir;
+}
+
 std::string lockPath(const Config &cfg) {
     if (!cfg.lockFile.empty()) return cfg.lockFile;
-    const char *dir = getenv("XDG_RUNTIME_DIR");
-    std::string base = dir && *dir ? dir : "/tmp";
-    return base + "/secsf-tpm2-" + std::to_string(std::hash<std::string>()(cfg.tcti)) + ".lock";
+    return defaultLockDir() + "/secsf-tpm2-" + std::to_string(std::hash<std::string>()(cfg.tcti)) + ".lock";
+}
+
+// The lock file, opened without following a symlink, a regular file of this user's
+// or root's (a shared lock file set up by the administrator).
+int openLock(const std::string &path) {
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+    if (fd < 0)
+        throw Error(Reason::Config, "cannot open the TPM lock file " + path + " (" + strerror(errno) +
+                                        (errno == ELOOP ? ": it is a symbolic link, which secsf does not follow" : "") +
+                                        "); see tpm2-lock-file");
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0)) {
+        close(fd);
+        throw Error(Reason::Config, "the TPM lock file " + path + " is not a regular file of this user's (uid " +
+                                        std::to_string(geteuid()) + ") or root's: another user could hold it; "
+                                        "remove it or set tpm2-lock-file");
+    }
+    return fd;
+}
+
+// Waits for the lock, at most `seconds`.
+void takeLock(int fd, const std::string &path, int seconds) {
+    struct timespec start {}, now {};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (useconds_t pause = 1000;; pause = std::min<useconds_t>(pause * 2, 50000)) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) return;
+        if (errno != EWOULDBLOCK && errno != EINTR) throw Error(Reason::DeviceError, "cannot lock " + path);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= seconds)
+            throw Error(Reason::DeviceError, "the TPM is busy: another process has held its lock file " + path +
+                                                 " for " + std::to_string(seconds) +
+                                                 " s (tpm2-lock-timeout); `fuser " + path + "` names it");
+        usleep(pause);
+    }
 }
 
 Reason reasonFor(TSS2_RC rc) {
@@ -52,13 +103,12 @@ Session::Session(const Config &cfg) : cfg_(cfg) {
     // The TSS prints its own errors on stderr unless told otherwise; secsf reports them.
     setenv("TSS2_LOG", "all+none", 0);
     std::string lp = lockPath(cfg);
-    lockFd_ = open(lp.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lockFd_ < 0) throw Error(Reason::Config, "cannot open the TPM lock file " + lp);
-    while (flock(lockFd_, LOCK_EX) != 0) {
-        if (errno != EINTR) {
-            close(lockFd_);
-            throw Error(Reason::DeviceError, "cannot lock " + lp);
-        }
+    lockFd_ = openLock(lp);
+    try {
+        takeLock(lockFd_, lp, cfg.lockTimeout);
+    } catch (...) {
+        close(lockFd_);
+        throw;
     }
     TSS2_RC rc = Tss2_TctiLdr_Initialize(cfg.tcti.c_str(), &tcti_);
     if (rc != TSS2_RC_SUCCESS) {

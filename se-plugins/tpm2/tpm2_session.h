@@ -1,4 +1,5 @@
-// One conversation with the TPM: a process-shared lock, a TCTI connection and an
+// One conversation with the TPM: a process-shared lock (a file no one else can plant
+// or redirect, waited on for a bounded time), a TCTI connection and an
 // ESYS context, opened for one operation and closed after it. Nothing is shared
 // between threads or across fork(), so ESYS is never called "in bad sequence";
 // a swtpm socket (one client at a time) and /dev/tpmrm0 both work; and transient
@@ -16,7 +17,8 @@ struct Config {
     std::string tcti;            // "device:/dev/tpmrm0", "swtpm:path=/run/swtpm.sock", "tabrmd"
     uint32_t parentHandle = 0x81000001;  // the storage primary key, created if absent
     std::string ownerAuthSource;          // owner hierarchy auth, if set (pin-source form)
-    std::string lockFile;                 // default: derived from the TCTI string
+    std::string lockFile;                 // default: per TCTI, in a directory only we can write
+    int lockTimeout = 60;                 // seconds to wait for another process's TPM operation
     std::string storageDir;               // sealed objects of the secure storage
     std::vector<std::string> authSources; // key authorization sources key files may name
     int securityLevel = 2;
