@@ -21,6 +21,7 @@ struct ProvCtx {
     OSSL_FUNC_core_vset_error_fn *vsetError = nullptr;
     SeRegistry registry;
     std::string configError;  // a bad configuration, reported at first use
+    bool admitted = false;    // counted among the process's instances (provider.cpp)
 };
 
 // Property query that keeps secsf's own helper calls out of secsf.

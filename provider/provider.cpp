@@ -7,7 +7,9 @@
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "../se-plugins/registry_config.h"
@@ -119,8 +121,41 @@ int get_params(void *, OSSL_PARAM params[]) {
 
 const OSSL_ITEM *get_reason_strings(void *) { return reasonStrings(); }
 
+// One secsf configuration per process. OpenSSL gives a URI scheme (tpm2:, piv:,
+// pkcs11:) to whichever instance it finds first, so two instances with different
+// settings would send the keys of one's devices to the other's; instances with the
+// same settings (the same section loaded into several library contexts) are fine.
+std::mutex gInstancesMu;
+std::string gSettings;  // of the live instances
+int gInstances = 0;
+
+// False (and every secsf lookup in the process refuses, with the reason) when other
+// settings are live already.
+bool admit(const std::string &settings) {
+    std::lock_guard<std::mutex> g(gInstancesMu);
+    if (gInstances > 0 && settings != gSettings) {
+        SeRegistry::setProcessError(
+            "two secsf provider instances with different settings are loaded in one process, which secsf does not "
+            "support (OpenSSL would hand one instance's keys to the other's devices): keep one secsf section in "
+            "openssl.cnf");
+        return false;
+    }
+    gSettings = settings;
+    gInstances++;
+    return true;
+}
+
+void leave(bool admitted) {
+    std::lock_guard<std::mutex> g(gInstancesMu);
+    if (admitted && --gInstances == 0) {
+        gSettings.clear();
+        SeRegistry::setProcessError("");
+    }
+}
+
 void teardown(void *provctx) {
     auto *ctx = static_cast<ProvCtx *>(provctx);
+    leave(ctx->admitted);
     OSSL_LIB_CTX_free(ctx->libctx);
     delete ctx;
 }
@@ -133,6 +168,12 @@ const OSSL_DISPATCH kProviderFunctions[] = {
     {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, (void (*)(void))get_reason_strings},
     {0, nullptr}};
 
+std::string settingsText(const std::map<std::string, std::string> &read) {
+    std::string s;
+    for (auto &[k, v] : read) s += k + "=" + v + "\n";
+    return s;
+}
+
 // Reads one flat key of our openssl.cnf section; empty when absent.
 std::string confValue(OSSL_FUNC_core_get_params_fn *getParams, const OSSL_CORE_HANDLE *h,
                       const char *key) {
@@ -143,7 +184,14 @@ std::string confValue(OSSL_FUNC_core_get_params_fn *getParams, const OSSL_CORE_H
 }
 
 void configure(ProvCtx *ctx, OSSL_FUNC_core_get_params_fn *gp) {
-    configureRegistry(ctx->registry, [&](const char *k) { return confValue(gp, ctx->handle, k); });
+    std::map<std::string, std::string> read;
+    try {
+        configureRegistry(ctx->registry, [&](const char *k) { return read[k] = confValue(gp, ctx->handle, k); });
+    } catch (...) {
+        ctx->admitted = admit(settingsText(read));
+        throw;
+    }
+    ctx->admitted = admit(settingsText(read));
 }
 
 }  // namespace

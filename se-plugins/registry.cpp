@@ -1,8 +1,29 @@
 #include "registry.h"
 
+#include <atomic>
+#include <mutex>
+
 #include "secsf/error.h"
 
 namespace secsf {
+
+namespace {
+std::mutex gProcessMu;
+std::string gProcessError;
+std::atomic<bool> gHasProcessError{false};
+
+void checkProcess() {
+    if (!gHasProcessError.load()) return;
+    std::lock_guard<std::mutex> g(gProcessMu);
+    if (!gProcessError.empty()) throw Error(Reason::Config, gProcessError);
+}
+}  // namespace
+
+void SeRegistry::setProcessError(const std::string &why) {
+    std::lock_guard<std::mutex> g(gProcessMu);
+    gProcessError = why;
+    gHasProcessError = !why.empty();
+}
 
 void SeRegistry::add(std::shared_ptr<SePlugin> p) {
     for (auto &q : plugins_)
@@ -12,6 +33,7 @@ void SeRegistry::add(std::shared_ptr<SePlugin> p) {
 }
 
 SePlugin &SeRegistry::forUri(const std::string &uri) const {
+    checkProcess();
     if (!configError_.empty()) throw Error(Reason::Config, configError_);
     for (auto &p : plugins_)
         if (p->handlesUri(uri)) return *p;
@@ -20,6 +42,7 @@ SePlugin &SeRegistry::forUri(const std::string &uri) const {
 }
 
 SePlugin &SeRegistry::byName(const std::string &name) const {
+    checkProcess();
     if (!configError_.empty()) throw Error(Reason::Config, configError_);
     if (plugins_.empty())
         throw Error(Reason::Config,

@@ -15,6 +15,9 @@ public:
     void setDefault(const std::string &name) { default_ = name; }
     // A configuration that could not be used: every lookup reports this sentence.
     void setConfigError(const std::string &why) { configError_ = why; }
+    // Something wrong for every registry of the process (two provider instances with
+    // different settings): every lookup of every registry reports it; "" clears it.
+    static void setProcessError(const std::string &why);
 
     bool empty() const { return plugins_.empty(); }
     const std::vector<std::shared_ptr<SePlugin>> &all() const { return plugins_; }

@@ -143,6 +143,18 @@ lockdir=/tmp/secsf-$(id -u)
 [ "$(id -u)" = 0 ] && lockdir=/run/secsf
 check "the default TPM lock is in $lockdir, not in /tmp itself" sh -c \
     "env -u XDG_RUNTIME_DIR openssl pkey -in 'tpm2:handle=0x81000010' -pubout >/dev/null && ls '$lockdir'/secsf-tpm2-*.lock >/dev/null"
+# Two provider instances (issue 17 item 9): with different settings OpenSSL would
+# hand the keys meant for one TPM to the other's instance; refused with a sentence.
+# The same settings in two sections (or two library contexts) still work.
+twoinstances() {  # FILE TCTI-OF-THE-SECOND
+    sed 's/^secsf = secsf_sect$/secsf = secsf_sect\nsecsf_b = secsf_b_sect/' openssl.cnf >"$1"
+    sed -n '/^\[secsf_sect\]/,$p' openssl.cnf | sed "s/^\[secsf_sect\]/[secsf_b_sect]/; s|^tpm2-tcti = .*|tpm2-tcti = $2|" >>"$1"
+}
+twoinstances two.cnf "swtpm:path=$WORK/other-tpm/sock"
+check_fails "two secsf instances with different TPM settings: refused, not mixed up" "two secsf provider instances" \
+    env OPENSSL_CONF=two.cnf openssl pkey -in 'tpm2:handle=0x81000010' -pubout
+twoinstances same.cnf "$(sed -n 's/^tpm2-tcti = //p' openssl.cnf)"
+check "two secsf instances with the same settings work" env OPENSSL_CONF=same.cnf openssl pkey -in 'tpm2:handle=0x81000010' -pubout
 # A key file is a regular file of bounded size (issue 17 item 6): not a device, not a FIFO.
 mkfifo key.fifo
 head -c 70000 /dev/zero >huge.tpm2
