@@ -170,5 +170,48 @@ check_fails "an existing key file is not overwritten" "does not overwrite" \
     gen EC group:P-256 again "tpm2:file=$WORK/ec256.tpm2"
 check "no transient objects left in the TPM" sh -c \
     "TPM2TOOLS_TCTI='$(swtpm_tcti "$TPM")' tpm2_getcap handles-transient | grep -c 0x80 | grep -q '^0$'"
-check_fails "wrong authorization value" "authorization\|AUTH" \
+# Dictionary-attack protection (issue 17 item 4). Known parameters first: 3 tries.
+tpm() { TPM2TOOLS_TCTI="$(swtpm_tcti "$TPM")" "$@"; }
+# A key another tool bound to a policy (issue 17 item 13): a sentence, not a code.
+if tpm tpm2_startauthsession -S trial.ctx >/dev/null 2>&1 &&
+    tpm tpm2_policycommandcode -S trial.ctx -L policy.dat TPM2_CC_Sign >/dev/null 2>&1 &&
+    tpm tpm2_flushcontext trial.ctx >/dev/null 2>&1 &&
+    tpm tpm2_create -C 0x81000001 -G ecc256 -L policy.dat -a 'fixedtpm|fixedparent|sensitivedataorigin|sign|noda' \
+        -u policy.pub -r policy.priv >/dev/null 2>&1 &&
+    tpm tpm2_load -C 0x81000001 -u policy.pub -r policy.priv -c policy.ctx >/dev/null 2>&1 &&
+    tpm tpm2_evictcontrol -C o -c policy.ctx 0x81000030 >/dev/null 2>&1; then
+    tpm tpm2_flushcontext -t >/dev/null 2>&1  # without a resource manager the tools leave it loaded
+    check_fails "a policy-bound key: a sentence that says what to do" "authorization policy, which secsf does not satisfy" \
+        openssl dgst -sha256 -sign 'tpm2:handle=0x81000030' data
+    tpm tpm2_evictcontrol -C o -c 0x81000030 >/dev/null 2>&1
+else
+    not_ok "making a policy-bound key with tpm2-tools"
+    tpm tpm2_flushcontext -t >/dev/null 2>&1
+fi
+tpm tpm2_dictionarylockout --clear-lockout >/dev/null 2>&1 || not_ok "resetting the TPM's dictionary-attack counter"
+tpm tpm2_dictionarylockout --setup-parameters --max-tries=3 --recovery-time=1000 --lockout-recovery-time=1000 \
+    >/dev/null 2>&1 || not_ok "setting the TPM's dictionary-attack parameters"
+check "a key made without an authorization value is outside DA protection (noDA)" sh -c \
+    "TPM2TOOLS_TCTI='$(swtpm_tcti "$TPM")' tpm2_readpublic -c 0x81000010 | grep -q noda"
+check_fails "wrong authorization value: named as such" "authorization value is wrong" \
     openssl dgst -sha256 -sign "tpm2:file=$WORK/rsa.tpm2?pin-source=file:$WORK/wrong.auth" data
+check_fails "a second wrong one: still tried" "authorization value is wrong" \
+    openssl dgst -sha256 -sign "tpm2:file=$WORK/rsa.tpm2?pin-source=file:$WORK/wrong.auth" data
+check_fails "the last try is not spent on a value that has not worked" "will not try an authorization value" \
+    openssl dgst -sha256 -sign "tpm2:file=$WORK/rsa.tpm2?pin-source=file:$WORK/wrong.auth" data
+check "  so the TPM is not in lockout" sh -c \
+    "TPM2TOOLS_TCTI='$(swtpm_tcti "$TPM")' tpm2_getcap properties-variable | grep -A1 -i 'TPM2_PT_LOCKOUT_COUNTER' | grep -q 0x2"
+# A lockout (made here by lowering the TPM's limit below its count) stops the keys
+# with an authorization value, and no other.
+tpm tpm2_dictionarylockout --setup-parameters --max-tries=1 --recovery-time=1000 --lockout-recovery-time=1000 \
+    >/dev/null 2>&1 || not_ok "lowering the TPM's dictionary-attack limit"
+check "in lockout, a key without an authorization value still signs (file)" \
+    openssl dgst -sha256 -sign "tpm2:file=$WORK/ec256.tpm2" -out lockout256.sig data
+check "in lockout, a key without an authorization value still signs (handle)" \
+    openssl dgst -sha384 -sign 'tpm2:handle=0x81000010' -out lockout384.sig data
+check_fails "in lockout, a key with one is refused, the lockout named" "dictionary-attack lockout" \
+    openssl dgst -sha256 -sign "tpm2:file=$WORK/rsa.tpm2?pin-source=file:$WORK/key.auth" data
+tpm tpm2_dictionarylockout --clear-lockout >/dev/null 2>&1
+tpm tpm2_dictionarylockout --setup-parameters --max-tries=3 --recovery-time=1000 --lockout-recovery-time=1000 >/dev/null 2>&1
+check "after the lockout is cleared, the right value works again" \
+    openssl dgst -sha256 -sign "tpm2:file=$WORK/rsa.tpm2?pin-source=file:$WORK/key.auth" -out rsa-after.sig data

@@ -81,6 +81,9 @@ ESYS_TR Key::load(Session &s) {
                 "loading " + uri() + " into the TPM (is it this TPM's key?)");
         s.flushLater(h);
     }
+    // A key under dictionary-attack protection (one made with an authorization value,
+    // or by another tool): a value that has not worked yet might be wrong.
+    if (!(ref_.pub.publicArea.objectAttributes & TPMA_OBJECT_NODA) && !authWorked_) s.refuseLastTries(uri());
     TPM2B_AUTH auth{};
     if (ref_.auth.present()) {
         SecureString a = ref_.auth.read();
@@ -129,6 +132,7 @@ Bytes Key::sign(const SignRequest &req) {
     s.check(Esys_Sign(s.esys(), k, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme,
                       &ticket, &sig),
             "signing with " + uri());
+    authWorked();
     Bytes out;
     if (sig->sigAlg == TPM2_ALG_ECDSA) {
         size_t field = (pub_.bits + 7) / 8;
@@ -157,6 +161,7 @@ SecureBytes Key::derive(const Bytes &peer) {
     TPM2B_ECC_POINT *z = nullptr;
     s.check(Esys_ECDH_ZGen(s.esys(), k, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &in, &z),
             "ECDH (TPM2_ECDH_ZGen) with " + uri());
+    authWorked();
     SecureBytes out;
     if (z->point.x.size < field) out.insert(out.end(), field - z->point.x.size, 0);
     out.insert(out.end(), z->point.x.buffer, z->point.x.buffer + z->point.x.size);
@@ -204,6 +209,7 @@ SecureBytes Key::decrypt(const DecryptRequest &req, const Bytes &ct) {
         throw Error(Reason::BadInput, std::string("the ciphertext was rejected (wrong key, wrong "
                                                   "padding or tampered data): ") + e.what());
     }
+    authWorked();
     SecureBytes out(m->buffer, m->buffer + m->size);
     OPENSSL_cleanse(m, sizeof *m);
     Esys_Free(m);

@@ -3,6 +3,7 @@
 #pragma once
 #include <tss2/tss2_esys.h>
 
+#include <atomic>
 #include <optional>
 
 #include "../../pkcs11/pin.h"
@@ -42,11 +43,15 @@ public:
 
 private:
     ESYS_TR load(Session &s);
+    // After an operation with the key's authorization value succeeded.
+    void authWorked() { authWorked_ = true; }
 
     std::string seName_;
     const Config &cfg_;
     KeyRef ref_;
     PublicKey pub_;
+    // Once the authorization value worked, trying it costs no dictionary-attack try.
+    std::atomic<bool> authWorked_{false};
 };
 
 }  // namespace secsf::tpm2

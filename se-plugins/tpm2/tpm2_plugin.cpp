@@ -47,7 +47,7 @@ p11::PinSource authOf(const Uri &u) {
     return {};
 }
 
-TPM2B_PUBLIC keyTemplate(const KeyGenRequest &req) {
+TPM2B_PUBLIC keyTemplate(const KeyGenRequest &req, bool withAuth) {
     TPM2B_PUBLIC pub{};
     TPMT_PUBLIC &p = pub.publicArea;
     p.nameAlg = TPM2_ALG_SHA256;
@@ -56,6 +56,10 @@ TPM2B_PUBLIC keyTemplate(const KeyGenRequest &req) {
     p.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                          TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
                          TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_DECRYPT;
+    // Without an authorization value there is nothing to guess: such a key stays out
+    // of the dictionary-attack protection, so that wrong values given for other keys
+    // (or unclean TPM restarts) never lock it out.
+    if (!withAuth) p.objectAttributes |= TPMA_OBJECT_NODA;
     if (req.type == KeyType::EC) {
         p.type = TPM2_ALG_ECC;
         auto &e = p.parameters.eccDetail;
@@ -153,7 +157,7 @@ std::shared_ptr<SeKey> Plugin::generate(const KeyGenRequest &req) {
         sens.sensitive.userAuth.size = (UINT16)a.str().size();
         memcpy(sens.sensitive.userAuth.buffer, a.str().data(), a.str().size());
     }
-    TPM2B_PUBLIC tmpl = keyTemplate(req);
+    TPM2B_PUBLIC tmpl = keyTemplate(req, sens.sensitive.userAuth.size > 0);
     if (u.file && access(u.file->c_str(), F_OK) == 0)
         throw Error(Reason::BadInput, "TPM key file " + *u.file + " exists; secsf does not overwrite keys");
     Session s(cfg_);

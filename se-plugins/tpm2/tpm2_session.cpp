@@ -132,9 +132,80 @@ Session::~Session() {
     if (lockFd_ >= 0) close(lockFd_);  // releases the lock
 }
 
+namespace {
+
+// What a user should do about the TPM's most common answers; "" for the others.
+std::string sentenceFor(TSS2_RC rc) {
+    if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER)
+        return "the TPM cannot be reached: check tpm2-tcti, and that the TPM (or its resource manager) is running";
+    TSS2_RC fmt = rc & TPM2_RC_FMT1 ? rc & (TPM2_RC_FMT1 | 0x3f) : rc & 0xfff;
+    switch (fmt) {
+    case TPM2_RC_AUTH_FAIL:
+    case TPM2_RC_BAD_AUTH:
+        return "the key's authorization value is wrong: check its pin-source or pin-value (each wrong value counts "
+               "toward the TPM's dictionary-attack lockout)";
+    case TPM2_RC_LOCKOUT:
+        return "the TPM is in dictionary-attack lockout after too many wrong authorization values: keys with an "
+               "authorization value work again after the TPM's recovery time, or after tpm2_dictionarylockout "
+               "--clear-lockout with the lockout authorization";
+    case TPM2_RC_POLICY_FAIL:
+    case TPM2_RC_POLICY:
+    case TPM2_RC_AUTH_UNAVAILABLE:
+        return "the key may only be used through an authorization policy, which secsf does not satisfy: use a key "
+               "made with a plain authorization value (secsf key gen)";
+    case TPM2_RC_HANDLE:
+        return "there is no object at that handle in this TPM";
+    case TPM2_RC_ATTRIBUTES:
+    case TPM2_RC_KEY:
+        return "the key's attributes do not allow this operation (a restricted, sign-only or decrypt-only key)";
+    case TPM2_RC_INTEGRITY:
+        return "the key blob does not belong to this TPM's storage key (another TPM, or a cleared one)";
+    case TPM2_RC_NV_SPACE:
+    case TPM2_RC_NV_DEFINED:
+        return "the TPM's persistent handle is taken or its memory is full: choose another handle or evict one";
+    case TPM2_RC_OBJECT_MEMORY:
+    case TPM2_RC_SESSION_MEMORY:
+        return "the TPM has no room for another loaded object: run a resource manager (tpm2-abrmd, /dev/tpmrm0)";
+    default:
+        return "";
+    }
+}
+
+}  // namespace
+
 void Session::check(TSS2_RC rc, const std::string &what) {
     if (rc == TSS2_RC_SUCCESS) return;
-    throw Error(reasonFor(rc), what + " (" + Tss2_RC_Decode(rc) + ")");
+    std::string sentence = sentenceFor(rc);
+    throw Error(reasonFor(rc), what + ": " + (sentence.empty() ? "" : sentence + " ") + "(" + Tss2_RC_Decode(rc) + ")");
+}
+
+void Session::refuseLastTries(const std::string &key) {
+    TPMS_CAPABILITY_DATA *cap = nullptr;
+    TPMI_YES_NO more = TPM2_NO;
+    // TPM2_PT_LOCKOUT_COUNTER, MAX_AUTH_FAIL, LOCKOUT_INTERVAL, LOCKOUT_RECOVERY: consecutive.
+    check(Esys_GetCapability(esys_, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
+                             TPM2_PT_LOCKOUT_COUNTER, 4, &more, &cap),
+          "reading the TPM's dictionary-attack counter");
+    uint32_t counter = 0, max = 0, recovery = 0;
+    for (UINT32 i = 0; i < cap->data.tpmProperties.count; i++) {
+        const TPMS_TAGGED_PROPERTY &p = cap->data.tpmProperties.tpmProperty[i];
+        if (p.property == TPM2_PT_LOCKOUT_COUNTER) counter = p.value;
+        if (p.property == TPM2_PT_MAX_AUTH_FAIL) max = p.value;
+        if (p.property == TPM2_PT_LOCKOUT_INTERVAL) recovery = p.value;
+    }
+    Esys_Free(cap);
+    if (max == 0) return;
+    std::string where = " (the TPM's counter of wrong authorization values is at " + std::to_string(counter) + " of " +
+                        std::to_string(max) + "; one is forgotten every " + std::to_string(recovery) + " s)";
+    if (counter >= max)
+        throw Error(Reason::PinLocked, "the TPM is in dictionary-attack lockout: " + key +
+                                           " has an authorization value and cannot be used until the TPM recovers, "
+                                           "or tpm2_dictionarylockout --clear-lockout is run with the lockout "
+                                           "authorization" + where);
+    if (max - counter <= 1)
+        throw Error(Reason::PinLocked, "secsf will not try an authorization value that has not worked yet on " + key +
+                                           ": one more wrong one would lock out every key with an authorization value" +
+                                           where + "; check its pin-source or pin-value first");
 }
 
 namespace {

@@ -35,7 +35,8 @@ public:
     Session &operator=(const Session &) = delete;
 
     ESYS_CONTEXT *esys() { return esys_; }
-    // Throws Error with the TPM's own words (Tss2_RC_Decode) and what we were doing.
+    // Throws Error with what we were doing, a sentence saying what to do where the
+    // code is a common one, and the TPM's own words (Tss2_RC_Decode).
     void check(TSS2_RC rc, const std::string &what);
     // The storage primary key at cfg.parentHandle (made and persisted once if absent).
     ESYS_TR parent();
@@ -44,6 +45,11 @@ public:
     ESYS_TR persistent(uint32_t handle, const std::string &what);
     // A transient object flushed when the session ends.
     void flushLater(ESYS_TR h) { transient_ = h; }
+    // Before an authorization value that has not worked yet is tried on a key under
+    // dictionary-attack protection: throws Error(PinLocked) with a sentence when the
+    // TPM is in lockout, or when one more wrong value would put it there (secsf does
+    // not spend the last try, as with a card's PIN). `key` names it in the sentence.
+    void refuseLastTries(const std::string &key);
 
 private:
     const Config &cfg_;

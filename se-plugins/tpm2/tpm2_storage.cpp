@@ -65,7 +65,8 @@ void Plugin::storagePut(const std::string &owner, const std::string &name, const
     TPM2B_PUBLIC tmpl{};
     tmpl.publicArea.type = TPM2_ALG_KEYEDHASH;
     tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
-    tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_USERWITHAUTH;
+    tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_USERWITHAUTH |
+                                       TPMA_OBJECT_NODA;  // no authorization value: nothing to guess
     tmpl.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
     Session s(cfg_);
     TPM2B_DATA outside{};
