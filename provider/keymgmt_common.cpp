@@ -295,12 +295,14 @@ int km_gen_set_params(void *genctx, const OSSL_PARAM params[]) {
             if (!OSSL_PARAM_get_utf8_string_ptr(p, &s)) return 0;
             g->se = s;
         }
-        if ((p = OSSL_PARAM_locate_const(params, "secsf.allow-duplicate-label"))) {
+        for (auto [name, flag] : {std::pair{"secsf.allow-duplicate-label", &g->req.allowDuplicateLabel},
+                                  std::pair{"secsf.replace-certificate", &g->req.replaceCertificate}}) {
+            if (!(p = OSSL_PARAM_locate_const(params, name))) continue;
             if (!OSSL_PARAM_get_utf8_string_ptr(p, &s)) return 0;
             std::string v = s;
             if (v != "0" && v != "1" && v != "yes" && v != "no" && v != "true" && v != "false")
-                throw Error(Reason::BadInput, "secsf.allow-duplicate-label is 1 or 0 (yes/no, true/false)");
-            g->req.allowDuplicateLabel = v == "1" || v == "yes" || v == "true";
+                throw Error(Reason::BadInput, std::string(name) + " is 1 or 0 (yes/no, true/false)");
+            *flag = v == "1" || v == "yes" || v == "true";
         }
         return 1;
     });
@@ -313,6 +315,7 @@ const OSSL_PARAM *km_gen_settable_params(void *, void *, KeyType t) {
         OSSL_PARAM_utf8_string("secsf.uri", nullptr, 0),
         OSSL_PARAM_utf8_string("secsf.se", nullptr, 0),
         OSSL_PARAM_utf8_string("secsf.allow-duplicate-label", nullptr, 0),
+        OSSL_PARAM_utf8_string("secsf.replace-certificate", nullptr, 0),
         OSSL_PARAM_END};
     if (t == KeyType::ED25519) return ed;
     static const OSSL_PARAM ec[] = {
@@ -322,6 +325,7 @@ const OSSL_PARAM *km_gen_settable_params(void *, void *, KeyType t) {
         OSSL_PARAM_utf8_string("secsf.uri", nullptr, 0),
         OSSL_PARAM_utf8_string("secsf.se", nullptr, 0),
         OSSL_PARAM_utf8_string("secsf.allow-duplicate-label", nullptr, 0),
+        OSSL_PARAM_utf8_string("secsf.replace-certificate", nullptr, 0),
         OSSL_PARAM_END};
     static const OSSL_PARAM rsa[] = {
         OSSL_PARAM_size_t(OSSL_PKEY_PARAM_RSA_BITS, nullptr),
@@ -331,6 +335,7 @@ const OSSL_PARAM *km_gen_settable_params(void *, void *, KeyType t) {
         OSSL_PARAM_utf8_string("secsf.uri", nullptr, 0),
         OSSL_PARAM_utf8_string("secsf.se", nullptr, 0),
         OSSL_PARAM_utf8_string("secsf.allow-duplicate-label", nullptr, 0),
+        OSSL_PARAM_utf8_string("secsf.replace-certificate", nullptr, 0),
         OSSL_PARAM_END};
     return t == KeyType::EC ? ec : rsa;
 }

@@ -89,6 +89,9 @@ struct KeyGenRequest {
     // A second private key under a label (or id) already in use makes references by
     // that label ambiguous: refused unless asked for.
     bool allowDuplicateLabel = false;
+    // A card slot that holds a certificate (its key, or a leftover) is not filled
+    // unless asked for: the new key and certificate then replace what was there.
+    bool replaceCertificate = false;
 };
 
 // What a URI lookup found. A private key usually comes with its public half.

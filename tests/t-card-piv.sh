@@ -92,6 +92,33 @@ check "OpenSC signs with the key secsf made in 9a" \
     osc --login --pin 123456 --sign --id 01 -m ECDSA --input-file data.sha256 --output-file osc.sig --signature-format openssl
 check "  verifies under default" soft dgst -sha256 -verify k9a.pub -signature osc.sig data
 
+# A key replaced behind secsf's back (issue 17 items 7, 8): OpenSC's piv-tool makes a
+# new key in 9c and leaves the old certificate. secsf refuses to sign with a key its
+# certificate does not state, and replaces both only when asked.
+printf '010203040506070801020304050607080102030405060708' >mgmt.raw
+chmod 600 mgmt.raw
+# (piv-tool 0.23 on OpenSSL 3 fails after the card answers: its APDU trace is the proof.)
+pivgen() { PIV_EXT_AUTH_KEY="$WORK/mgmt.raw" piv-tool -v -v -v -A M:9B:03 -G "9C:$1" >pivtool.log 2>&1; grep -q 'CLA:0, INS:47, P1:0, P2:9C' pivtool.log; }
+if pivgen 14; then  # another P-384 key: the certificate's type, not its key
+    check_fails "a slot key that does not match its certificate is refused" "does not match the slot's certificate" \
+        openssl dgst -sha256 -sign 'piv:slot=9c' -out mismatch.sig data
+    check "  and nothing was signed" test ! -s mismatch.sig
+    pivgen 11  # a P-256 key under the P-384 certificate
+    check_fails "  the same for a key of another type" "does not match the slot's certificate" \
+        openssl dgst -sha256 -sign 'piv:slot=9c' -out mismatch.sig data
+    check_fails "generation into a slot with a certificate says how to replace it" "secsf.replace-certificate:1" \
+        openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 -pkeyopt secsf.uri:piv:slot=9c -out x.pem
+    check "asked to, secsf replaces the key and the certificate" \
+        openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 -pkeyopt secsf.uri:piv:slot=9c \
+        -pkeyopt secsf.replace-certificate:1 -out k9c.pem
+    soft_pub() { openssl pkey -in k9c.pem -pubout -out k9c.pub; }
+    check "  and the new key signs" sh -c "$(declare -f soft_pub); soft_pub && openssl dgst -sha256 -sign k9c.pem -out new9c.sig data"
+    check "  verifying with its certificate's key" soft dgst -sha256 -verify k9c.pub -signature new9c.sig data
+else
+    not_ok "piv-tool generates a key in 9c"; sed 's/^/# /' pivtool.log | tail -5
+fi
+check "secsf key gen knows --replace-certificate" sh -c "'${SECSF_TOOL:-false}' key --help | grep -q replace-certificate"
+
 # TLS 1.3 with the server key on the card. The same server keeps running while the
 # card is pulled (handshake fails cleanly) and put back (handshake works again).
 check "self-signed certificate by the card key" openssl req -new -x509 -days 2 -subj /CN=localhost -key k9a.pem -out tls.crt

@@ -26,7 +26,7 @@ std::string pemOf(const PublicKey &pub) {
 }
 
 int gen(Context &c, const Args &a) {
-    Options o = parseOptions(a, {"se", "level", "type", "curve", "bits", "label", "where"}, {});
+    Options o = parseOptions(a, {"se", "level", "type", "curve", "bits", "label", "where"}, {"replace-certificate"});
     if (!o.rest.empty()) throw UsageError("unexpected argument " + o.rest[0]);
     if (o.has("se") && o.has("level")) throw UsageError("--se and --level choose the SE two ways: give one");
     if (!c.registryError.empty()) throw Error(Reason::Config, c.registryError);
@@ -42,6 +42,7 @@ int gen(Context &c, const Args &a) {
     else throw UsageError("--type is ec, rsa or ed25519");
     req.label = o.get("label");
     req.where = o.get("where");
+    req.replaceCertificate = o.has("replace-certificate");
     std::shared_ptr<SeKey> key;
     {
         Progress p("generating a " + type + " key in " + se.name());

@@ -7,8 +7,12 @@
 #include <openssl/rsa.h>
 
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <set>
 
 #include "../../pkcs11/mechanisms.h"
+#include "../public_key.h"
 #include "secsf/error.h"
 
 namespace secsf::pcsc {
@@ -81,7 +85,82 @@ SecureBytes PivKey::privateOp(unsigned char tag, const Bytes &in) {
                       [&](PivCard &card) { return card.authenticate(uri_.slot, alg_, tag, in, pin_); });
 }
 
+namespace {
+
+// Keys found to match their certificates in this process: (reader, slot, public key).
+std::mutex gPairedMu;
+std::set<std::string> gPaired;
+
+// Whether `sig` (raw r||s for EC, PKCS#1 v1.5 for RSA) over the SHA-256 `digest`
+// verifies with `pub` in the default provider.
+bool verifies(const PublicKey &pub, const Bytes &digest, const Bytes &sig) {
+    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pk(publicKeyToEvp(pub, nullptr, "provider=default"),
+                                                          EVP_PKEY_free);
+    Bytes der = sig;
+    if (pub.type == KeyType::EC) {
+        size_t half = sig.size() / 2;
+        ECDSA_SIG *es = ECDSA_SIG_new();
+        ECDSA_SIG_set0(es, BN_bin2bn(sig.data(), (int)half, nullptr), BN_bin2bn(sig.data() + half, (int)half, nullptr));
+        unsigned char *p = nullptr;
+        int n = i2d_ECDSA_SIG(es, &p);
+        ECDSA_SIG_free(es);
+        der.assign(p, p + (n > 0 ? n : 0));
+        OPENSSL_free(p);
+    }
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(nullptr, pk.get(), "provider=default");
+    bool ok = c && EVP_PKEY_verify_init(c) > 0 &&
+              (pub.type == KeyType::EC || EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) > 0) &&
+              EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) > 0 &&
+              EVP_PKEY_verify(c, der.data(), der.size(), digest.data(), digest.size()) == 1;
+    EVP_PKEY_CTX_free(c);
+    ERR_clear_error();
+    return ok;
+}
+
+}  // namespace
+
+void PivKey::checkPairwise() {
+    if (paired_) return;
+    std::string id = uri_.reader.value_or("") + "/" + uri_.format() + "/" +
+                     std::string(pub_.ecPoint.begin(), pub_.ecPoint.end()) + std::string(pub_.n.begin(), pub_.n.end());
+    {
+        std::lock_guard<std::mutex> g(gPairedMu);
+        if (gPaired.count(id)) {
+            paired_ = true;
+            return;
+        }
+    }
+    Bytes digest(32);
+    if (RAND_bytes(digest.data(), (int)digest.size()) != 1) throw Error(Reason::Generic, "no random numbers for a key check");
+    SignRequest req;
+    req.scheme = pub_.type == KeyType::EC ? SignScheme::Ecdsa : SignScheme::RsaPkcs1;
+    req.digestNid = NID_sha256;
+    req.data = digest;
+    std::string why;
+    try {
+        if (!verifies(pub_, digest, signUnchecked(req))) why = "a signature by the key does not verify with it";
+    } catch (const Error &e) {
+        // The card refusing the certificate's algorithm: a key of another type is there.
+        if (e.reason() != Reason::Unsupported) throw;
+        why = std::string("the card refuses the certificate's key type: ") + e.what();
+    }
+    if (!why.empty())
+        throw Error(Reason::DeviceError,
+                    "the key in " + uri_.format() + " does not match the slot's certificate (" + why +
+                        "): the key was replaced without its certificate. Make a new key and certificate with "
+                        "secsf (secsf.replace-certificate:1, or secsf key gen --replace-certificate), or load the "
+                        "certificate of the key that is there");
+    std::lock_guard<std::mutex> g(gPairedMu);
+    gPaired.insert(id);
+    paired_ = true;
+}
+
 Bytes PivKey::sign(const SignRequest &req) {
+    checkPairwise();
+    return signUnchecked(req);
+}
+
+Bytes PivKey::signUnchecked(const SignRequest &req) {
     if (pub_.type == KeyType::EC) {
         if (req.scheme != SignScheme::Ecdsa) throw Error(Reason::Unsupported, "an EC card key signs ECDSA only");
         // The card signs a field-sized hash: longer ones are cut (as ECDSA does),
@@ -130,6 +209,7 @@ Bytes PivKey::sign(const SignRequest &req) {
 
 SecureBytes PivKey::derive(const Bytes &peerPoint) {
     if (pub_.type != KeyType::EC) throw Error(Reason::Unsupported, "ECDH needs an EC key");
+    checkPairwise();
     if (peerPoint.size() != pub_.ecPoint.size() || peerPoint.empty() || peerPoint[0] != 0x04)
         throw Error(Reason::BadInput, "the peer's public point is not an uncompressed point on this curve");
     SecureBytes z = privateOp(0x85, peerPoint);
@@ -144,6 +224,7 @@ SecureBytes PivKey::derive(const Bytes &peerPoint) {
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 SecureBytes PivKey::decrypt(const DecryptRequest &req, const Bytes &ciphertext) {
     if (pub_.type != KeyType::RSA) throw Error(Reason::Unsupported, "decryption needs an RSA key");
+    checkPairwise();
     size_t k = pub_.n.size();
     if (ciphertext.size() > k) throw Error(Reason::BadInput, "ciphertext longer than the RSA modulus");
     Bytes c(k - ciphertext.size(), 0);

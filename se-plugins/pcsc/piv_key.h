@@ -2,6 +2,8 @@
 // a hash, ECDH, the raw RSA operation); RSA padding is applied and checked here,
 // as PIV leaves it to the host.
 #pragma once
+#include <atomic>
+
 #include "../../pkcs11/pin.h"
 #include "../se_plugin.h"
 #include "card_pool.h"
@@ -29,6 +31,10 @@ public:
 
 private:
     SecureBytes privateOp(unsigned char tag, const Bytes &in);
+    Bytes signUnchecked(const SignRequest &req);
+    // Before the first private operation: the slot's key must be the one its
+    // certificate states (a key replaced by another tool leaves the old certificate).
+    void checkPairwise();
 
     std::string seName_;
     std::shared_ptr<CardPool> pool_;
@@ -36,6 +42,7 @@ private:
     PublicKey pub_;
     p11::PinSource pin_;
     PivAlg alg_;
+    std::atomic<bool> paired_{false};
 };
 
 // The PIV algorithm of a public key; throws Unsupported for what PIV has not.

@@ -147,9 +147,11 @@ std::shared_ptr<SeKey> Plugin::generate(const KeyGenRequest &req) {
     PivAlg alg = algFor(req);
     ManagementKey mk = ManagementKey::fromSource(cfg_.mgmtKeySource, cfg_.mgmtKeyAlg);
     std::string where = u.reader.value_or("");
-    if (pool_->run(where, [&](PivCard &c) { return c.readObject(slot.certTag); }))
+    if (!req.replaceCertificate && pool_->run(where, [&](PivCard &c) { return c.readObject(slot.certTag); }))
         throw Error(Reason::BadInput, std::string("slot ") + slot.name +
-                                          " already holds a key with a certificate; secsf does not overwrite keys");
+                                          " already holds a certificate (and so, as far as secsf can tell, a key); "
+                                          "secsf does not overwrite keys unless asked: to replace both, give "
+                                          "secsf.replace-certificate:1 (secsf key gen --replace-certificate)");
     Bytes tmpl = pool_->run(where, [&](PivCard &c) { return c.generate(u.slot, alg, mk); });
     auto key = std::make_shared<PivKey>(cfg_.name, pool_, u, publicFromTemplate(tmpl, alg), pinFor(u));
     Bytes cert = selfSignedCertificate(*key, req.label.empty() ? "secsf card key " + u.format() : req.label);
