@@ -133,7 +133,7 @@ fi
 : >held.lock
 sed "s|planted.lock|held.lock|" lock.cnf >held.cnf
 echo "tpm2-lock-timeout = 2" >>held.cnf
-/usr/bin/python3 -c 'import fcntl, sys, time; f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(60)' held.lock &
+/usr/bin/python3 -c 'import fcntl, sys, time; f = open(sys.argv[1], "a"); fcntl.lockf(f, fcntl.LOCK_EX); time.sleep(60)' held.lock &
 holder=$!
 sleep 1
 check_fails "a TPM lock held by another process: a clear error after tpm2-lock-timeout" "TPM is busy" \

@@ -1,6 +1,7 @@
 #include "tpm2_session.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -9,12 +10,14 @@
 #include <tss2/tss2_tctildr.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "../../pkcs11/pin.h"
@@ -62,20 +65,94 @@ int openLock(const std::string &path) {
     return fd;
 }
 
-// Waits for the lock, at most `seconds`.
-void takeLock(int fd, const std::string &path, int seconds) {
-    struct timespec start {}, now {};
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (useconds_t pause = 1000;; pause = std::min<useconds_t>(pause * 2, 50000)) {
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0) return;
-        if (errno != EWOULDBLOCK && errno != EINTR) throw Error(Reason::DeviceError, "cannot lock " + path);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - start.tv_sec >= seconds)
-            throw Error(Reason::DeviceError, "the TPM is busy: another process has held its lock file " + path +
-                                                 " for " + std::to_string(seconds) +
-                                                 " s (tpm2-lock-timeout); `fuser " + path + "` names it");
-        usleep(pause);
+// One TPM conversation at a time per process (the threads), and per machine (a POSIX
+// record lock on the lock file). Record locks, unlike flock(), belong to the process
+// and are not inherited by fork(): a child never holds, and so never waits for
+// itself on, a lock one of its parent's threads held at the moment of the fork. One
+// descriptor per lock file for the life of the process: closing any descriptor of
+// the file would drop the process's record lock.
+//
+// fork() waits (up to kForkWait) for a conversation in another thread to end, so that
+// the child inherits no TPM connection: a TPM that serves one client at a time (a
+// bare swtpm, /dev/tpm0) would otherwise wait for ever on the parent's connection,
+// which the child's copy keeps open. Past that wait, the child closes the copy.
+constexpr int kForkWait = 5;
+pthread_mutex_t gTpmMu = PTHREAD_MUTEX_INITIALIZER;
+std::map<std::string, int> gLockFds;  // under gTpmMu
+std::once_flag gAtFork;
+std::mutex gTrMu;  // below: the ESYS_TR cache
+std::atomic<bool> gForkHolds{false};
+std::atomic<TSS2_TCTI_CONTEXT *> gLiveTcti{nullptr};  // the conversation in progress, if any
+
+struct timespec deadlineIn(int seconds) {
+    struct timespec t {};
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += seconds;
+    return t;
+}
+
+void beforeFork() {
+    struct timespec until = deadlineIn(kForkWait);
+    gForkHolds = pthread_mutex_timedlock(&gTpmMu, &until) == 0;
+}
+
+void afterForkInParent() {
+    if (gForkHolds.exchange(false)) pthread_mutex_unlock(&gTpmMu);
+}
+
+void afterForkInChild() {
+    gForkHolds = false;
+    pthread_mutex_init(&gTpmMu, nullptr);
+    new (&gTrMu) std::mutex();
+    // The wait above ran out: the parent's connection must not stay open here.
+    if (TSS2_TCTI_CONTEXT *t = gLiveTcti.exchange(nullptr)) {
+        TSS2_TCTI_POLL_HANDLE h[4];
+        size_t n = 4;
+        if (Tss2_Tcti_GetPollHandles(t, h, &n) == TSS2_RC_SUCCESS)
+            for (size_t i = 0; i < n && i < 4; i++) close(h[i].fd);
     }
+}
+
+// The process-wide turn at the TPM and the machine-wide lock, each waited on for at
+// most `seconds`. Returns the lock file's descriptor.
+int takeTurn(const std::string &path, int seconds) {
+    std::call_once(gAtFork, [] { pthread_atfork(beforeFork, afterForkInParent, afterForkInChild); });
+    struct timespec until = deadlineIn(seconds);
+    int rc = pthread_mutex_timedlock(&gTpmMu, &until);
+    if (rc == ETIMEDOUT)
+        throw Error(Reason::DeviceError, "the TPM is busy: another thread of this process has used it for " +
+                                             std::to_string(seconds) + " s (tpm2-lock-timeout)");
+    if (rc != 0) throw Error(Reason::DeviceError, "cannot wait for the TPM (" + std::string(strerror(rc)) + ")");
+    try {
+        auto it = gLockFds.find(path);
+        int fd = it != gLockFds.end() ? it->second : (gLockFds[path] = openLock(path));
+        struct flock fl {};
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        for (useconds_t pause = 1000;; pause = std::min<useconds_t>(pause * 2, 50000)) {
+            if (fcntl(fd, F_SETLK, &fl) == 0) return fd;
+            if (errno != EACCES && errno != EAGAIN && errno != EINTR)
+                throw Error(Reason::DeviceError, "cannot lock " + path + " (" + strerror(errno) + ")");
+            struct timespec now {};
+            clock_gettime(CLOCK_REALTIME, &now);
+            if (now.tv_sec >= until.tv_sec)
+                throw Error(Reason::DeviceError, "the TPM is busy: another process has held its lock file " + path +
+                                                     " for " + std::to_string(seconds) +
+                                                     " s (tpm2-lock-timeout); `fuser " + path + "` names it");
+            usleep(pause);
+        }
+    } catch (...) {
+        pthread_mutex_unlock(&gTpmMu);
+        throw;
+    }
+}
+
+void endTurn(int fd) {
+    struct flock fl {};
+    fl.l_type = F_UNLCK;
+    fl.l_whence = SEEK_SET;
+    fcntl(fd, F_SETLK, &fl);
+    pthread_mutex_unlock(&gTpmMu);
 }
 
 Reason reasonFor(TSS2_RC rc) {
@@ -102,24 +179,19 @@ Session::Session(const Config &cfg) : cfg_(cfg) {
     if (cfg.tcti.empty()) throw Error(Reason::Config, "SE '" + cfg.name + "' has no tpm2-tcti");
     // The TSS prints its own errors on stderr unless told otherwise; secsf reports them.
     setenv("TSS2_LOG", "all+none", 0);
-    std::string lp = lockPath(cfg);
-    lockFd_ = openLock(lp);
-    try {
-        takeLock(lockFd_, lp, cfg.lockTimeout);
-    } catch (...) {
-        close(lockFd_);
-        throw;
-    }
+    lockFd_ = takeTurn(lockPath(cfg), cfg.lockTimeout);
     TSS2_RC rc = Tss2_TctiLdr_Initialize(cfg.tcti.c_str(), &tcti_);
+    gLiveTcti = tcti_;
     if (rc != TSS2_RC_SUCCESS) {
-        close(lockFd_);
+        endTurn(lockFd_);
         throw Error(Reason::DeviceError, "cannot reach the TPM at '" + cfg.tcti + "' (" +
                                              Tss2_RC_Decode(rc) + ")");
     }
     rc = Esys_Initialize(&esys_, tcti_, nullptr);
     if (rc != TSS2_RC_SUCCESS) {
+        gLiveTcti = nullptr;
         Tss2_TctiLdr_Finalize(&tcti_);
-        close(lockFd_);
+        endTurn(lockFd_);
         throw Error(Reason::DeviceError, "cannot talk to the TPM at '" + cfg.tcti + "' (" +
                                              Tss2_RC_Decode(rc) + ")");
     }
@@ -128,8 +200,9 @@ Session::Session(const Config &cfg) : cfg_(cfg) {
 Session::~Session() {
     if (transient_ != ESYS_TR_NONE) Esys_FlushContext(esys_, transient_);
     Esys_Finalize(&esys_);
+    gLiveTcti = nullptr;
     Tss2_TctiLdr_Finalize(&tcti_);
-    if (lockFd_ >= 0) close(lockFd_);  // releases the lock
+    endTurn(lockFd_);
 }
 
 namespace {
@@ -210,7 +283,6 @@ void Session::refuseLastTries(const std::string &key) {
 
 namespace {
 // Serialised ESYS_TR metadata per (TCTI, handle): plain bytes, valid across fork().
-std::mutex gTrMu;
 std::map<std::pair<std::string, uint32_t>, std::vector<uint8_t>> gTrCache;
 }  // namespace
 

@@ -1,5 +1,7 @@
-// One conversation with the TPM: a process-shared lock (a file no one else can plant
-// or redirect, waited on for a bounded time), a TCTI connection and an
+// One conversation with the TPM: a lock shared by the threads and the processes (a
+// record lock on a file no one else can plant or redirect, waited on for a bounded
+// time, never inherited by a forked child, whose fork() waits for a conversation in
+// progress to end), a TCTI connection and an
 // ESYS context, opened for one operation and closed after it. Nothing is shared
 // between threads or across fork(), so ESYS is never called "in bad sequence";
 // a swtpm socket (one client at a time) and /dev/tpmrm0 both work; and transient

@@ -52,6 +52,9 @@ int pcscShell(const std::string &script);
 
 // Runs fn in a forked child; returns true when it returned true and exited 0.
 template <class F> bool inChild(F fn);
+// The same, but a child still running after `seconds` is killed (SIGALRM) and counts
+// as failed: a hang in the child must fail the test, not stall the suite.
+template <class F> bool inChildWithin(unsigned seconds, F fn);
 
 }  // namespace testfix
 
@@ -66,4 +69,11 @@ template <class F> bool testfix::inChild(F fn) {
     int st = 0;
     if (waitpid(pid, &st, 0) != pid) return false;
     return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+template <class F> bool testfix::inChildWithin(unsigned seconds, F fn) {
+    return inChild([&] {
+        alarm(seconds);
+        return fn();
+    });
 }

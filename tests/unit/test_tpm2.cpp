@@ -2,6 +2,8 @@
 // against a private swtpm. Every signature is verified under the default provider.
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -32,6 +34,7 @@ class Tpm2Test : public CppUnit::TestFixture {
     CPPUNIT_TEST(generateInTpm);
     CPPUNIT_TEST(eightThreads);
     CPPUNIT_TEST(forkThenSignInBoth);
+    CPPUNIT_TEST(forkWhileAnotherThreadIsInsideTheTpm);
     CPPUNIT_TEST(tpmGoesAwayAndComesBack);
     CPPUNIT_TEST(sealedStorage);
     CPPUNIT_TEST_SUITE_END();
@@ -77,6 +80,28 @@ public:
         });
         CPPUNIT_ASSERT(child);
         CPPUNIT_ASSERT(signsAndVerifies(k));
+        EVP_PKEY_free(k);
+    }
+    // Issue 17 item 1: a fork() while another thread holds the TPM lock must not leave
+    // the child (and then every TPM user) waiting for a lock nobody will release.
+    void forkWhileAnotherThreadIsInsideTheTpm() {
+        EVP_PKEY *k = loadKey(keyUri());
+        CPPUNIT_ASSERT_MESSAGE(errors(), k && signsAndVerifies(k));
+        std::atomic<bool> stop{false};
+        std::atomic<int> parentSigs{0};
+        std::thread busy([&] {
+            while (!stop) parentSigs += signsAndVerifies(k);
+        });
+        int children = 0;
+        for (int i = 0; i < 3; i++) {
+            usleep(30000);  // the busy thread is inside a TPM operation nearly all the time
+            children += inChildWithin(15, [&] { return signsAndVerifies(k); });
+        }
+        stop = true;
+        busy.join();
+        CPPUNIT_ASSERT_EQUAL(3, children);
+        CPPUNIT_ASSERT(parentSigs > 0);
+        CPPUNIT_ASSERT_MESSAGE(errors(), signsAndVerifies(k));
         EVP_PKEY_free(k);
     }
     void tpmGoesAwayAndComesBack() {
