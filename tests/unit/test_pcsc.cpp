@@ -3,6 +3,8 @@
 // never sees (6Cxx, extended length), a reset by another process, removal and
 // return of the card inside one process, secure storage on the card, and threads.
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <openssl/ecdsa.h>
@@ -88,6 +90,8 @@ class PcscTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(cardRemovedAndBackInOneProcess);
     CPPUNIT_TEST(storageOnTheCard);
     CPPUNIT_TEST(fourThreadsSign);
+    CPPUNIT_TEST(forkWhileAnotherThreadIsInATransaction);
+    CPPUNIT_TEST(preforkedWorkersUseTheirOwnPcscConnection);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -244,6 +248,72 @@ public:
             });
         for (auto &t : ts) t.join();
         CPPUNIT_ASSERT_EQUAL(20, good.load());
+    }
+    // Issue 17 item 2: fork() while another thread is inside a PC/SC transaction.
+    void forkWhileAnotherThreadIsInATransaction() {
+        Plugin p(pluginConfig());
+        auto found = p.find("piv:slot=9a");
+        auto signs = [&](unsigned char seed) {
+            Bytes digest(32, seed);
+            secsf::SignRequest sr;
+            sr.digestNid = NID_sha256;
+            sr.data = digest;
+            return verifies(found.privateKey->publicKey(), digest, found.privateKey->sign(sr));
+        };
+        std::atomic<bool> stop{false};
+        std::atomic<int> parentSigs{0};
+        std::thread busy([&] {
+            for (unsigned char i = 0; !stop; i++) parentSigs += signs(i);
+        });
+        int children = 0;
+        for (int i = 0; i < 3; i++) {
+            usleep(50000);
+            children += inChildWithin(20, [&] { return signs(0xC0); });
+        }
+        stop = true;
+        busy.join();
+        CPPUNIT_ASSERT_EQUAL(3, children);
+        CPPUNIT_ASSERT(parentSigs > 0);
+    }
+    // Issue 17 item 3: the pre-forking server pattern. The parent loads the key and
+    // uses it (so it holds a pcscd connection), then its workers sign side by side
+    // with it: each must speak to pcscd over a connection of its own.
+    void preforkedWorkersUseTheirOwnPcscConnection() {
+        Plugin p(pluginConfig());
+        auto found = p.find("piv:slot=9a");
+        auto signs = [&](unsigned char seed) {
+            Bytes digest(32, seed);
+            secsf::SignRequest sr;
+            sr.digestNid = NID_sha256;
+            sr.data = digest;
+            try {
+                return verifies(found.privateKey->publicKey(), digest, found.privateKey->sign(sr));
+            } catch (const secsf::Error &) {
+                return false;
+            }
+        };
+        CPPUNIT_ASSERT(signs(1));
+        std::vector<pid_t> workers;
+        for (int w = 0; w < 3; w++) {
+            pid_t pid = fork();
+            if (pid == 0) {
+                alarm(30);
+                int good = 0;
+                for (int j = 0; j < 10; j++) good += signs((unsigned char)(w * 16 + j));
+                _exit(good == 10 ? 0 : 1);
+            }
+            workers.push_back(pid);
+        }
+        int parentGood = 0;
+        for (int j = 0; j < 10; j++) parentGood += signs((unsigned char)(0x80 + j));
+        int workersGood = 0;
+        for (pid_t pid : workers) {
+            int st = 0;
+            waitpid(pid, &st, 0);
+            workersGood += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        }
+        CPPUNIT_ASSERT_EQUAL(3, workersGood);
+        CPPUNIT_ASSERT_EQUAL(10, parentGood);
     }
 };
 
