@@ -125,30 +125,40 @@ const OSSL_ITEM *get_reason_strings(void *) { return reasonStrings(); }
 // pkcs11:) to whichever instance it finds first, so two instances with different
 // settings would send the keys of one's devices to the other's; instances with the
 // same settings (the same section loaded into several library contexts) are fine.
-std::mutex gInstancesMu;
-std::string gSettings;  // of the live instances
-int gInstances = 0;
+// Never destroyed: OpenSSL tears providers down from its own exit handler, which
+// runs after this library's static destructors.
+struct Instances {
+    std::mutex mu;
+    std::string settings;  // of the live instances
+    int count = 0;
+};
+Instances &instances() {
+    static auto *live = new Instances;
+    return *live;
+}
 
 // False (and every secsf lookup in the process refuses, with the reason) when other
 // settings are live already.
 bool admit(const std::string &settings) {
-    std::lock_guard<std::mutex> g(gInstancesMu);
-    if (gInstances > 0 && settings != gSettings) {
+    Instances &in = instances();
+    std::lock_guard<std::mutex> g(in.mu);
+    if (in.count > 0 && settings != in.settings) {
         SeRegistry::setProcessError(
             "two secsf provider instances with different settings are loaded in one process, which secsf does not "
             "support (OpenSSL would hand one instance's keys to the other's devices): keep one secsf section in "
             "openssl.cnf");
         return false;
     }
-    gSettings = settings;
-    gInstances++;
+    in.settings = settings;
+    in.count++;
     return true;
 }
 
 void leave(bool admitted) {
-    std::lock_guard<std::mutex> g(gInstancesMu);
-    if (admitted && --gInstances == 0) {
-        gSettings.clear();
+    Instances &in = instances();
+    std::lock_guard<std::mutex> g(in.mu);
+    if (admitted && --in.count == 0) {
+        in.settings.clear();
         SeRegistry::setProcessError("");
     }
 }

@@ -8,20 +8,30 @@
 namespace secsf {
 
 namespace {
-std::mutex gProcessMu;
-std::string gProcessError;
+// Never destroyed: provider teardown, from OpenSSL's exit handler, sets it after this
+// library's static destructors have run.
+struct ProcessError {
+    std::mutex mu;
+    std::string why;
+};
+ProcessError &processError() {
+    static auto *e = new ProcessError;
+    return *e;
+}
 std::atomic<bool> gHasProcessError{false};
 
 void checkProcess() {
     if (!gHasProcessError.load()) return;
-    std::lock_guard<std::mutex> g(gProcessMu);
-    if (!gProcessError.empty()) throw Error(Reason::Config, gProcessError);
+    ProcessError &e = processError();
+    std::lock_guard<std::mutex> g(e.mu);
+    if (!e.why.empty()) throw Error(Reason::Config, e.why);
 }
 }  // namespace
 
 void SeRegistry::setProcessError(const std::string &why) {
-    std::lock_guard<std::mutex> g(gProcessMu);
-    gProcessError = why;
+    ProcessError &e = processError();
+    std::lock_guard<std::mutex> g(e.mu);
+    e.why = why;
     gHasProcessError = !why.empty();
 }
 

@@ -89,7 +89,7 @@ namespace {
 
 // Keys found to match their certificates in this process: (reader, slot, public key).
 std::mutex gPairedMu;
-std::set<std::string> gPaired;
+std::set<std::string> &gPaired = *new std::set<std::string>;  // never destroyed: used up to exit
 
 // Whether `sig` (raw r||s for EC, PKCS#1 v1.5 for RSA) over the SHA-256 `digest`
 // verifies with `pub` in the default provider.

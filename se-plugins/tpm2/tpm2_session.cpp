@@ -78,7 +78,9 @@ int openLock(const std::string &path) {
 // which the child's copy keeps open. Past that wait, the child closes the copy.
 constexpr int kForkWait = 5;
 pthread_mutex_t gTpmMu = PTHREAD_MUTEX_INITIALIZER;
-std::map<std::string, int> gLockFds;  // under gTpmMu
+// Process-lifetime tables are never destroyed: a TPM operation may still come from
+// another library's exit handler (OpenSSL's among them) after static destructors.
+std::map<std::string, int> &gLockFds = *new std::map<std::string, int>;  // under gTpmMu
 std::once_flag gAtFork;
 std::mutex gTrMu;  // below: the ESYS_TR cache
 std::atomic<bool> gForkHolds{false};
@@ -283,7 +285,8 @@ void Session::refuseLastTries(const std::string &key) {
 
 namespace {
 // Serialised ESYS_TR metadata per (TCTI, handle): plain bytes, valid across fork().
-std::map<std::pair<std::string, uint32_t>, std::vector<uint8_t>> gTrCache;
+std::map<std::pair<std::string, uint32_t>, std::vector<uint8_t>> &gTrCache =
+    *new std::map<std::pair<std::string, uint32_t>, std::vector<uint8_t>>;
 }  // namespace
 
 ESYS_TR Session::persistent(uint32_t handle, const std::string &what) {
