@@ -55,6 +55,11 @@ template <class F> bool inChild(F fn);
 // The same, but a child still running after `seconds` is killed (SIGALRM) and counts
 // as failed: a hang in the child must fail the test, not stall the suite.
 template <class F> bool inChildWithin(unsigned seconds, F fn);
+// The pre-forking server pattern: `workers` children forked at once run
+// worker(index) side by side with parent() in this process; each child is killed
+// after `seconds`. The number of children whose worker() returned true, or -1 if
+// parent() returned false.
+template <class W, class P> int preforkedWorkers(int workers, unsigned seconds, W worker, P parent);
 
 }  // namespace testfix
 
@@ -76,4 +81,24 @@ template <class F> bool testfix::inChildWithin(unsigned seconds, F fn) {
         alarm(seconds);
         return fn();
     });
+}
+
+template <class W, class P> int testfix::preforkedWorkers(int workers, unsigned seconds, W worker, P parent) {
+    fflush(stdout);
+    std::vector<pid_t> pids;
+    for (int w = 0; w < workers; w++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(seconds);
+            _exit(worker(w) ? 0 : 1);
+        }
+        if (pid > 0) pids.push_back(pid);
+    }
+    bool parentOk = parent();
+    int good = 0;
+    for (pid_t pid : pids) {
+        int st = 0;
+        if (waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0) good++;
+    }
+    return parentOk ? good : -1;
 }

@@ -293,27 +293,19 @@ public:
             }
         };
         CPPUNIT_ASSERT(signs(1));
-        std::vector<pid_t> workers;
-        for (int w = 0; w < 3; w++) {
-            pid_t pid = fork();
-            if (pid == 0) {
-                alarm(30);
+        int workers = preforkedWorkers(
+            3, 30,
+            [&](int w) {
                 int good = 0;
                 for (int j = 0; j < 10; j++) good += signs((unsigned char)(w * 16 + j));
-                _exit(good == 10 ? 0 : 1);
-            }
-            workers.push_back(pid);
-        }
-        int parentGood = 0;
-        for (int j = 0; j < 10; j++) parentGood += signs((unsigned char)(0x80 + j));
-        int workersGood = 0;
-        for (pid_t pid : workers) {
-            int st = 0;
-            waitpid(pid, &st, 0);
-            workersGood += WIFEXITED(st) && WEXITSTATUS(st) == 0;
-        }
-        CPPUNIT_ASSERT_EQUAL(3, workersGood);
-        CPPUNIT_ASSERT_EQUAL(10, parentGood);
+                return good == 10;
+            },
+            [&] {
+                int good = 0;
+                for (int j = 0; j < 10; j++) good += signs((unsigned char)(0x80 + j));
+                return good == 10;
+            });
+        CPPUNIT_ASSERT_EQUAL(3, workers);
     }
 };
 

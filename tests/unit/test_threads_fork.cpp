@@ -44,6 +44,8 @@ class ThreadsForkTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(eightThreadsFromColdStart);
     CPPUNIT_TEST(forkThenSignInBoth);
     CPPUNIT_TEST(twoTokensForkAndSignOnBoth);
+    CPPUNIT_TEST(forkWhileAnotherThreadIsSigning);
+    CPPUNIT_TEST(preforkedWorkersSignSideBySide);
     CPPUNIT_TEST(keyDeletedWhileRunningIsSeen);
     CPPUNIT_TEST(keyAddedWhileRunningIsFound);
     CPPUNIT_TEST(keyReplacedWhileRunningIsTheNewOne);
@@ -111,6 +113,43 @@ public:
         CPPUNIT_ASSERT(signsAndVerifies(a) && signsAndVerifies(b));
         EVP_PKEY_free(a);
         EVP_PKEY_free(b);
+    }
+
+    // Issue 17 items 1-3 for PKCS#11: a fork() while another thread is inside the
+    // module, and the pre-forking server pattern.
+    void forkWhileAnotherThreadIsSigning() {
+        EVP_PKEY *k = loadKey("pkcs11:token=node1;object=threads;type=private");
+        CPPUNIT_ASSERT_MESSAGE(errors(), k && signsAndVerifies(k));
+        std::atomic<bool> stop{false};
+        std::atomic<int> parentSigs{0};
+        std::thread busy([&] {
+            while (!stop) parentSigs += signsAndVerifies(k);
+        });
+        int children = 0;
+        for (int i = 0; i < 3; i++) {
+            usleep(20000);
+            children += inChildWithin(15, [&] {
+                return signsAndVerifies(k) && signByUri("pkcs11:token=node1;object=threads;type=private");
+            });
+        }
+        stop = true;
+        busy.join();
+        CPPUNIT_ASSERT_EQUAL(3, children);
+        CPPUNIT_ASSERT(parentSigs > 0);
+        CPPUNIT_ASSERT_MESSAGE(errors(), signsAndVerifies(k));
+        EVP_PKEY_free(k);
+    }
+    void preforkedWorkersSignSideBySide() {
+        EVP_PKEY *k = loadKey("pkcs11:token=node1;object=threads;type=private");
+        CPPUNIT_ASSERT_MESSAGE(errors(), k && signsAndVerifies(k));
+        auto fiftySignatures = [&](int) {
+            int n = 0;
+            for (int j = 0; j < 50; j++) n += signsAndVerifies(k);
+            return n == 50;
+        };
+        int workers = preforkedWorkers(4, 60, fiftySignatures, [&] { return fiftySignatures(-1); });
+        CPPUNIT_ASSERT_MESSAGE(errors(), workers == 4);
+        EVP_PKEY_free(k);
     }
 
     void keyDeletedWhileRunningIsSeen() {

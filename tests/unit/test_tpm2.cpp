@@ -35,6 +35,7 @@ class Tpm2Test : public CppUnit::TestFixture {
     CPPUNIT_TEST(eightThreads);
     CPPUNIT_TEST(forkThenSignInBoth);
     CPPUNIT_TEST(forkWhileAnotherThreadIsInsideTheTpm);
+    CPPUNIT_TEST(preforkedWorkersSignSideBySide);
     CPPUNIT_TEST(tpmGoesAwayAndComesBack);
     CPPUNIT_TEST(sealedStorage);
     CPPUNIT_TEST_SUITE_END();
@@ -102,6 +103,20 @@ public:
         CPPUNIT_ASSERT_EQUAL(3, children);
         CPPUNIT_ASSERT(parentSigs > 0);
         CPPUNIT_ASSERT_MESSAGE(errors(), signsAndVerifies(k));
+        EVP_PKEY_free(k);
+    }
+    // Issue 17 item 3: the parent loads and uses the key, then its workers and the
+    // parent sign at the same time; each takes its turn at a one-client swtpm.
+    void preforkedWorkersSignSideBySide() {
+        EVP_PKEY *k = loadKey(keyUri());
+        CPPUNIT_ASSERT_MESSAGE(errors(), k && signsAndVerifies(k));
+        auto tenSignatures = [&](int) {
+            int n = 0;
+            for (int j = 0; j < 10; j++) n += signsAndVerifies(k);
+            return n == 10;
+        };
+        int workers = preforkedWorkers(3, 60, tenSignatures, [&] { return tenSignatures(-1); });
+        CPPUNIT_ASSERT_MESSAGE(errors(), workers == 3);
         EVP_PKEY_free(k);
     }
     void tpmGoesAwayAndComesBack() {
