@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "../public_key.h"
+#include "piv_key.h"
 #include "piv_plugin.h"
 #include "secsf/error.h"
 #include "tlv.h"
@@ -78,18 +79,7 @@ Bytes selfSignedCertificate(SeKey &key, const std::string &commonName) {
     unsigned dl = 0;
     EVP_Digest(tbs.data(), tbs.size(), req.data.data(), &dl, md, nullptr);
     Bytes sig = key.sign(req);
-    if (!rsa) {
-        // r||s -> ECDSA-Sig-Value
-        size_t half = sig.size() / 2;
-        ECDSA_SIG *es = ECDSA_SIG_new();
-        ECDSA_SIG_set0(es, BN_bin2bn(sig.data(), (int)half, nullptr), BN_bin2bn(sig.data() + half, (int)half, nullptr));
-        unsigned char *p = nullptr;
-        int n = i2d_ECDSA_SIG(es, &p);
-        ECDSA_SIG_free(es);
-        if (n <= 0) throw Error(Reason::Generic, "cannot encode the ECDSA signature");
-        sig.assign(p, p + n);
-        OPENSSL_free(p);
-    }
+    if (!rsa) sig = ecdsaSigDer(sig);
     const ASN1_BIT_STRING *oldSig = nullptr;
     const X509_ALGOR *alg = nullptr;
     X509_get0_signature(&oldSig, &alg, x.get());

@@ -85,6 +85,25 @@ SecureBytes PivKey::privateOp(unsigned char tag, const Bytes &in) {
                       [&](PivCard &card) { return card.authenticate(uri_.slot, alg_, tag, in, pin_); });
 }
 
+Bytes ecdsaSigDer(const Bytes &rs) {
+    size_t half = rs.size() / 2;
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(rs.data(), (int)half, nullptr), *s = BN_bin2bn(rs.data() + half, (int)half, nullptr);
+    unsigned char *p = nullptr;
+    int n = -1;
+    if (es && r && s && ECDSA_SIG_set0(es, r, s) == 1) {
+        r = s = nullptr;  // owned by es now
+        n = i2d_ECDSA_SIG(es, &p);
+    }
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(es);
+    if (n <= 0) throw Error(Reason::Generic, "cannot encode the card's ECDSA signature");
+    Bytes der(p, p + n);
+    OPENSSL_free(p);
+    return der;
+}
+
 namespace {
 
 // Keys found to match their certificates in this process: (reader, slot, public key).
@@ -98,14 +117,11 @@ bool verifies(const PublicKey &pub, const Bytes &digest, const Bytes &sig) {
                                                           EVP_PKEY_free);
     Bytes der = sig;
     if (pub.type == KeyType::EC) {
-        size_t half = sig.size() / 2;
-        ECDSA_SIG *es = ECDSA_SIG_new();
-        ECDSA_SIG_set0(es, BN_bin2bn(sig.data(), (int)half, nullptr), BN_bin2bn(sig.data() + half, (int)half, nullptr));
-        unsigned char *p = nullptr;
-        int n = i2d_ECDSA_SIG(es, &p);
-        ECDSA_SIG_free(es);
-        der.assign(p, p + (n > 0 ? n : 0));
-        OPENSSL_free(p);
+        try {
+            der = ecdsaSigDer(sig);
+        } catch (const Error &) {
+            return false;
+        }
     }
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(nullptr, pk.get(), "provider=default");
     bool ok = c && EVP_PKEY_verify_init(c) > 0 &&

@@ -60,11 +60,19 @@ template <class F> bool inChildWithin(unsigned seconds, F fn);
 // after `seconds`. The number of children whose worker() returned true, or -1 if
 // parent() returned false.
 template <class W, class P> int preforkedWorkers(int workers, unsigned seconds, W worker, P parent);
+// fork() `forks` times while another thread runs busy() in a loop (so that it is
+// inside the Secure Environment at nearly every fork); each child runs child() and is
+// killed after `seconds`. The number of children that succeeded; *busyOk counts the
+// busy thread's successful runs.
+template <class B, class C> int forksWhileBusy(int forks, unsigned seconds, B busy, C child, int *busyOk);
 
 }  // namespace testfix
 
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <thread>
 
 template <class F> bool testfix::inChild(F fn) {
     fflush(stdout);
@@ -101,4 +109,21 @@ template <class W, class P> int testfix::preforkedWorkers(int workers, unsigned 
         if (waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0) good++;
     }
     return parentOk ? good : -1;
+}
+
+template <class B, class C> int testfix::forksWhileBusy(int forks, unsigned seconds, B busy, C child, int *busyOk) {
+    std::atomic<bool> stop{false};
+    std::atomic<int> ok{0};
+    std::thread t([&] {
+        while (!stop) ok += busy() ? 1 : 0;
+    });
+    int children = 0;
+    for (int i = 0; i < forks; i++) {
+        usleep(30000);
+        children += inChildWithin(seconds, child);
+    }
+    stop = true;
+    t.join();
+    *busyOk = ok;
+    return children;
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "../../se-plugins/pcsc/piv_card.h"
+#include "../../se-plugins/pcsc/piv_key.h"
 #include "../../se-plugins/pcsc/piv_plugin.h"
 #include "../../se-plugins/pcsc/tlv.h"
 #include "../../se-plugins/pcsc/transport.h"
@@ -60,20 +61,26 @@ Bytes getDiscovery(Channel &ch) {
 }
 
 bool verifies(const secsf::PublicKey &pub, const Bytes &digest, const Bytes &rs) {
-    // r||s -> DER, then the default provider checks it.
-    size_t half = rs.size() / 2;
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    ECDSA_SIG_set0(es, BN_bin2bn(rs.data(), (int)half, nullptr), BN_bin2bn(rs.data() + half, (int)half, nullptr));
-    unsigned char *der = nullptr;
-    int n = i2d_ECDSA_SIG(es, &der);
-    ECDSA_SIG_free(es);
+    Bytes der = secsf::pcsc::ecdsaSigDer(rs);
     EVP_PKEY *pk = secsf::publicKeyToEvp(pub, nullptr, "provider=default");
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(nullptr, pk, "provider=default");
-    bool ok = c && EVP_PKEY_verify_init(c) > 0 && EVP_PKEY_verify(c, der, (size_t)n, digest.data(), digest.size()) == 1;
+    bool ok = c && EVP_PKEY_verify_init(c) > 0 && EVP_PKEY_verify(c, der.data(), der.size(), digest.data(), digest.size()) == 1;
     EVP_PKEY_CTX_free(c);
     EVP_PKEY_free(pk);
-    OPENSSL_free(der);
     return ok;
+}
+
+// A SHA-256-sized digest of `seed` bytes signed by the card key; true if it verifies.
+bool signsAndVerifies(secsf::SeKey &key, unsigned char seed) {
+    Bytes digest(32, seed);
+    secsf::SignRequest sr;
+    sr.digestNid = NID_sha256;
+    sr.data = digest;
+    try {
+        return verifies(key.publicKey(), digest, key.sign(sr));
+    } catch (const secsf::Error &) {
+        return false;
+    }
 }
 
 }  // namespace
@@ -238,13 +245,7 @@ public:
         std::vector<std::thread> ts;
         for (int i = 0; i < 4; i++)
             ts.emplace_back([&, i] {
-                for (int j = 0; j < 5; j++) {
-                    Bytes digest(32, (unsigned char)(i * 16 + j));
-                    secsf::SignRequest sr;
-                    sr.digestNid = NID_sha256;
-                    sr.data = digest;
-                    if (verifies(found.privateKey->publicKey(), digest, found.privateKey->sign(sr))) good++;
-                }
+                for (int j = 0; j < 5; j++) good += signsAndVerifies(*found.privateKey, (unsigned char)(i * 16 + j));
             });
         for (auto &t : ts) t.join();
         CPPUNIT_ASSERT_EQUAL(20, good.load());
@@ -253,25 +254,11 @@ public:
     void forkWhileAnotherThreadIsInATransaction() {
         Plugin p(pluginConfig());
         auto found = p.find("piv:slot=9a");
-        auto signs = [&](unsigned char seed) {
-            Bytes digest(32, seed);
-            secsf::SignRequest sr;
-            sr.digestNid = NID_sha256;
-            sr.data = digest;
-            return verifies(found.privateKey->publicKey(), digest, found.privateKey->sign(sr));
-        };
-        std::atomic<bool> stop{false};
-        std::atomic<int> parentSigs{0};
-        std::thread busy([&] {
-            for (unsigned char i = 0; !stop; i++) parentSigs += signs(i);
-        });
-        int children = 0;
-        for (int i = 0; i < 3; i++) {
-            usleep(50000);
-            children += inChildWithin(20, [&] { return signs(0xC0); });
-        }
-        stop = true;
-        busy.join();
+        auto signs = [&](unsigned char seed) { return signsAndVerifies(*found.privateKey, seed); };
+        unsigned char seed = 0;
+        int parentSigs = 0;
+        int children = forksWhileBusy(
+            3, 20, [&] { return signs(seed++); }, [&] { return signs(0xC0); }, &parentSigs);
         CPPUNIT_ASSERT_EQUAL(3, children);
         CPPUNIT_ASSERT(parentSigs > 0);
     }
@@ -281,17 +268,7 @@ public:
     void preforkedWorkersUseTheirOwnPcscConnection() {
         Plugin p(pluginConfig());
         auto found = p.find("piv:slot=9a");
-        auto signs = [&](unsigned char seed) {
-            Bytes digest(32, seed);
-            secsf::SignRequest sr;
-            sr.digestNid = NID_sha256;
-            sr.data = digest;
-            try {
-                return verifies(found.privateKey->publicKey(), digest, found.privateKey->sign(sr));
-            } catch (const secsf::Error &) {
-                return false;
-            }
-        };
+        auto signs = [&](unsigned char seed) { return signsAndVerifies(*found.privateKey, seed); };
         CPPUNIT_ASSERT(signs(1));
         int workers = preforkedWorkers(
             3, 30,

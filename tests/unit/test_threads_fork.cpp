@@ -120,20 +120,11 @@ public:
     void forkWhileAnotherThreadIsSigning() {
         EVP_PKEY *k = loadKey("pkcs11:token=node1;object=threads;type=private");
         CPPUNIT_ASSERT_MESSAGE(errors(), k && signsAndVerifies(k));
-        std::atomic<bool> stop{false};
-        std::atomic<int> parentSigs{0};
-        std::thread busy([&] {
-            while (!stop) parentSigs += signsAndVerifies(k);
-        });
-        int children = 0;
-        for (int i = 0; i < 3; i++) {
-            usleep(20000);
-            children += inChildWithin(15, [&] {
-                return signsAndVerifies(k) && signByUri("pkcs11:token=node1;object=threads;type=private");
-            });
-        }
-        stop = true;
-        busy.join();
+        int parentSigs = 0;
+        int children = forksWhileBusy(
+            3, 15, [&] { return signsAndVerifies(k); },
+            [&] { return signsAndVerifies(k) && signByUri("pkcs11:token=node1;object=threads;type=private"); },
+            &parentSigs);
         CPPUNIT_ASSERT_EQUAL(3, children);
         CPPUNIT_ASSERT(parentSigs > 0);
         CPPUNIT_ASSERT_MESSAGE(errors(), signsAndVerifies(k));

@@ -88,18 +88,10 @@ public:
     void forkWhileAnotherThreadIsInsideTheTpm() {
         EVP_PKEY *k = loadKey(keyUri());
         CPPUNIT_ASSERT_MESSAGE(errors(), k && signsAndVerifies(k));
-        std::atomic<bool> stop{false};
-        std::atomic<int> parentSigs{0};
-        std::thread busy([&] {
-            while (!stop) parentSigs += signsAndVerifies(k);
-        });
-        int children = 0;
-        for (int i = 0; i < 3; i++) {
-            usleep(30000);  // the busy thread is inside a TPM operation nearly all the time
-            children += inChildWithin(15, [&] { return signsAndVerifies(k); });
-        }
-        stop = true;
-        busy.join();
+        // The busy thread is inside a TPM operation nearly all the time.
+        int parentSigs = 0;
+        int children = forksWhileBusy(
+            3, 15, [&] { return signsAndVerifies(k); }, [&] { return signsAndVerifies(k); }, &parentSigs);
         CPPUNIT_ASSERT_EQUAL(3, children);
         CPPUNIT_ASSERT(parentSigs > 0);
         CPPUNIT_ASSERT_MESSAGE(errors(), signsAndVerifies(k));
