@@ -11,12 +11,7 @@ TPM="$WORK/tpm"
 CARD="$WORK/card"
 swtpm_start "$TPM" || { not_ok "swtpm starts"; exit 0; }
 at_exit "swtpm_stop '$TPM'"
-pcsc_start "$CARD" && card_insert "$CARD" || { not_ok "pcscd and the test card start"; exit 0; }
-at_exit "pcsc_stop '$CARD'"
-printf '123456\n' >card.pin
-chmod 600 card.pin
-printf '010203040506070801020304050607080102030405060708\n' >card.mgmt
-chmod 600 card.mgmt
+card_up "$CARD" || { not_ok "pcscd and the test card start"; exit 0; }
 cp openssl.cnf token-only.cnf
 cat >>openssl.cnf <<CONF
 tpm2-tcti = $(swtpm_tcti "$TPM")

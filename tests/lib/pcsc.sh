@@ -97,3 +97,13 @@ _pcsc_kill() {
     wait "$pid" 2>/dev/null || true
     rm -f "$1"
 }
+
+# card_up DIR: pcscd with the test card inserted, stopped when the test exits; the
+# card's PIN and management key in $WORK/card.pin and $WORK/card.mgmt (mode 600).
+card_up() {
+    pcsc_start "$1" && card_insert "$1" || return 1
+    at_exit "pcsc_stop '$1'"
+    printf '123456\n' >"$WORK/card.pin"
+    printf '010203040506070801020304050607080102030405060708\n' >"$WORK/card.mgmt"
+    chmod 600 "$WORK/card.pin" "$WORK/card.mgmt"
+}
