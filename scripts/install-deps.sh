@@ -12,6 +12,7 @@ PACKAGES="
   libtss2-dev swtpm swtpm-tools tpm2-openssl tpm2-tools
   libpcsclite-dev pcscd vsmartcard-vpcd opensc-pkcs11 perl
   nlohmann-json3-dev libsqlite3-dev python3-jwcrypto
+  libboost-dev
   clang libclang-rt-14-dev valgrind
 "
 SUDO=""

@@ -54,6 +54,13 @@ int parseSeconds(const std::string &key, const std::string &value) {
     return (int)v;
 }
 
+uint64_t parseCount(const std::string &key, const std::string &value, uint64_t min, uint64_t max) {
+    uint64_t v = 0;
+    if (!parseUnsigned(trimmed(value), 10, max, v) || v < min)
+        bad(key, value, "a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+    return v;
+}
+
 uint32_t parsePersistentHandle(const std::string &key, const std::string &value) {
     std::string s = trimmed(value);
     uint64_t v = 0;

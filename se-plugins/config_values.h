@@ -13,6 +13,8 @@ namespace secsf {
 int parseSecurityLevel(const std::string &key, const std::string &value);
 // Seconds, 1 to 3600.
 int parseSeconds(const std::string &key, const std::string &value);
+// A whole number from min to max (a count, a size in bytes).
+uint64_t parseCount(const std::string &key, const std::string &value, uint64_t min, uint64_t max);
 
 // A TPM persistent handle (0x81000000-0x81FFFFFF), hexadecimal with 0x or decimal.
 uint32_t parsePersistentHandle(const std::string &key, const std::string &value);

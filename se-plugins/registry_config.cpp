@@ -14,7 +14,10 @@ const std::vector<std::string> &configKeys() {
         "tpm2-tcti", "tpm2-se-name", "tpm2-parent-handle", "tpm2-owner-auth-source", "tpm2-lock-file", "tpm2-lock-timeout",
         "tpm2-storage-dir", "tpm2-auth-sources", "tpm2-security-level", "pcsc-reader", "pcsc-pin-source", "pcsc-management-key-source",
         "pcsc-management-key-alg", "pcsc-se-name", "pcsc-security-level", "default-se", "access-policy",
-        "access-policy-signer", "function-levels"};
+        "access-policy-signer", "function-levels",
+        // secsfd's own (daemon/secsfd.cpp)
+        "secsfd-socket", "secsfd-socket-mode", "secsfd-callers", "secsfd-max-connections", "secsfd-max-header-bytes",
+        "secsfd-max-body-bytes", "secsfd-request-timeout", "secsfd-threads"};
     return keys;
 }
 

@@ -84,6 +84,19 @@ AccessPolicy AccessPolicy::load(const std::string &path, const JoseKey *signer) 
     }
 }
 
+AccessPolicy AccessPolicy::configured(const std::string &path, const std::string &signerPath) {
+    if (path.empty()) return AccessPolicy();
+    if (signerPath.empty()) return load(path);
+    std::string pem;
+    try {
+        pem = readBoundedFile(signerPath, 64 * 1024, "the access-policy signer key");
+    } catch (const Error &e) {
+        throw Error(Reason::Config, e.what());
+    }
+    JoseKey key = JoseKey::fromPublicPem(pem);
+    return load(path, &key);
+}
+
 AccessDecision AccessPolicy::check(const std::string &entity, const std::string &function, const std::string &object,
                                    const std::string &owner) const {
     try {

@@ -33,6 +33,9 @@ public:
     // verify). Throws Error(Config) with the reason.
     static AccessPolicy load(const std::string &path, const JoseKey *signer = nullptr);
     static AccessPolicy parse(const std::string &json);
+    // As the configuration names it: `access-policy` (empty: owner-only) and
+    // `access-policy-signer` (a public key PEM file; empty: unsigned).
+    static AccessPolicy configured(const std::string &path, const std::string &signerPath);
 
     // owner: who owns the object ("" for objects without an owner, such as the SEs).
     AccessDecision check(const std::string &entity, const std::string &function, const std::string &object,

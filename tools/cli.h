@@ -10,8 +10,9 @@
 #include <vector>
 
 #include "../se-plugins/registry.h"
+#include "../se-plugins/se_report.h"
 #include "../services/access_policy.h"
-#include "config_file.h"
+#include "../se-plugins/config_file.h"
 
 namespace secsf::cli {
 
@@ -70,7 +71,6 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-std::string capabilityNames(uint32_t caps);
 std::string keyTypeText(const KeyListing &k);
 
 int cmdSe(Context &c, const Args &a);

@@ -6,9 +6,7 @@
 #include <thread>
 
 #include "../se-plugins/registry_config.h"
-#include "../services/jose.h"
 #include "cli.h"
-#include "secsf/bounded_file.h"
 #include "secsf/error.h"
 #include "secsf/identifier.h"
 
@@ -21,22 +19,7 @@ void Context::load() {
     } catch (const Error &e) {
         registryError = e.what();
     }
-    std::string policyFile = config.get("access-policy");
-    if (!policyFile.empty()) {
-        std::string signer = config.get("access-policy-signer");
-        if (signer.empty()) {
-            policy = svc::AccessPolicy::load(policyFile);
-        } else {
-            std::string pem;
-            try {
-                pem = readBoundedFile(signer, 64 * 1024, "the access-policy signer key");
-            } catch (const Error &e) {
-                throw Error(Reason::Config, e.what());
-            }
-            svc::JoseKey key = svc::JoseKey::fromPublicPem(pem);
-            policy = svc::AccessPolicy::load(policyFile, &key);
-        }
-    }
+    policy = svc::AccessPolicy::configured(config.get("access-policy"), config.get("access-policy-signer"));
 }
 
 std::string Context::entityFor(const std::string &owner) const {
@@ -110,15 +93,6 @@ Progress::Progress(const std::string &what) : impl_(std::make_unique<Impl>()) {
 Progress::~Progress() {
     impl_->done = true;
     if (impl_->t.joinable()) impl_->t.join();
-}
-
-std::string capabilityNames(uint32_t caps) {
-    std::string out;
-    for (auto [bit, name] : {std::pair{CapKeyGen, "keygen"}, std::pair{CapSign, "sign"}, std::pair{CapDecrypt, "decrypt"},
-                             std::pair{CapDerive, "derive"}, std::pair{CapHmac, "hmac"}, std::pair{CapRandom, "random"},
-                             std::pair{CapStorage, "storage"}})
-        if (caps & bit) out += (out.empty() ? "" : ",") + std::string(name);
-    return out;
 }
 
 std::string keyTypeText(const KeyListing &k) {

@@ -8,7 +8,7 @@
 
 #include "secsf/error.h"
 
-namespace secsf::cli {
+namespace secsf {
 
 namespace {
 
@@ -67,4 +67,4 @@ ConfigFile loadConfig(const std::string &explicitPath) {
     return cf;
 }
 
-}  // namespace secsf::cli
+}  // namespace secsf

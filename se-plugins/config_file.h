@@ -1,11 +1,11 @@
-// Which openssl.cnf the tool reads and what secsf's section in it says: the same
+// Which openssl.cnf the tools read and what secsf's section in it says: the same
 // file and keys OpenSSL hands the provider, so the tool and every application see
 // the same Secure Environments.
 #pragma once
 #include <map>
 #include <string>
 
-namespace secsf::cli {
+namespace secsf {
 
 struct ConfigFile {
     std::string path;                          // the file read
@@ -21,4 +21,4 @@ struct ConfigFile {
 // Error(Config) with the reason (file missing, no provider section naming secsf).
 ConfigFile loadConfig(const std::string &explicitPath);
 
-}  // namespace secsf::cli
+}  // namespace secsf

@@ -1,0 +1,44 @@
+// secsfd's HTTP/1.1 server on a unix socket (Boost.Beast over Asio): keep-alive, a
+// limit on connections, header and body sizes, a deadline for every request (slow
+// clients are dropped), the caller's credentials from the kernel, and a graceful stop
+// (requests in progress finish; idle connections are closed).
+#pragma once
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api.h"
+
+namespace secsf::daemon {
+
+struct Limits {
+    size_t maxConnections = 256;
+    size_t maxHeaderBytes = 8 * 1024;
+    size_t maxBodyBytes = 1024 * 1024;
+    int requestSeconds = 30;  // to receive one whole request, and to idle between requests
+    int threads = 4;
+};
+
+class HttpServer {
+public:
+    using Handler = std::function<ApiResponse(const ApiRequest &, const Peer &)>;
+    HttpServer(Limits limits, Handler handler);
+    ~HttpServer();
+    // Binds and listens: an existing socket file is replaced only when no process
+    // listens on it. Throws Error(Config) with the reason.
+    void listenUnix(const std::string &path, mode_t mode);
+    // Serves until stop(); SIGTERM and SIGINT stop, SIGHUP calls onHangup.
+    void run(std::function<void()> onHangup);
+    // Stops accepting, closes idle connections, lets requests in progress finish
+    // (at most `graceSeconds`), then run() returns.
+    void stop();
+
+    struct Impl;  // and its connections, in http_server.cpp
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace secsf::daemon

@@ -1,0 +1,131 @@
+// secsfd: the Security CSF as a service. It holds the Secure Environments' credentials
+// and serves the Security CSF API on a unix socket to callers the kernel identifies.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "../se-plugins/config_file.h"
+#include "../se-plugins/config_values.h"
+#include "api.h"
+#include "http_server.h"
+#include "secsf/error.h"
+
+using namespace secsf;
+using namespace secsf::daemon;
+
+namespace {
+
+const char kHelp[] =
+    "Usage: secsfd [--config FILE] [--socket PATH] [--check]\n"
+    "\n"
+    "The oneM2M Security CSF as a service: serves the Secure Environments that the\n"
+    "secsf section of openssl.cnf declares (keys, sensitive functions, secure storage)\n"
+    "over HTTP/1.1 on a unix socket. The caller's identity comes from the kernel\n"
+    "(SO_PEERCRED), mapped to an AE-ID or CSE-ID by secsfd-callers; an unmapped caller\n"
+    "is refused, and the access policy (access-policy) is enforced on that identity.\n"
+    "\n"
+    "Options:\n"
+    "  --config FILE   openssl.cnf to read (default: $OPENSSL_CONF, else OpenSSL's)\n"
+    "  --socket PATH   listen here instead of secsfd-socket\n"
+    "  --check         read the configuration, build the SEs and the caller map, and\n"
+    "                  exit: 0 when secsfd would start\n"
+    "  --help          this text\n"
+    "  --version       the version\n"
+    "\n"
+    "Keys in the secsf section (besides those of the provider):\n"
+    "  secsfd-socket              default /run/secsf/secsfd.sock\n"
+    "  secsfd-socket-mode         octal, default 0666: who may connect at all; who may\n"
+    "                             do what is decided by secsfd-callers and the policy\n"
+    "  secsfd-callers             uid:N=ID, user:NAME=ID, gid:N=ID, group:NAME=ID, ...\n"
+    "                             (a uid entry wins over a gid entry)\n"
+    "  secsfd-max-connections     default 256\n"
+    "  secsfd-max-header-bytes    default 8192\n"
+    "  secsfd-max-body-bytes      default 1048576\n"
+    "  secsfd-request-timeout     seconds to send one request, default 30\n"
+    "  secsfd-threads             default 4\n"
+    "\n"
+    "Resources: GET /health, GET /se, GET /functions, GET /random?bytes=N,\n"
+    "GET /storage/OWNER, PUT|GET|DELETE /storage/OWNER/NAME (percent-encode a\n"
+    "CSE-ID's '/'). Responses carry X-M2M-RSC; X-M2M-RI is echoed; an X-M2M-Origin\n"
+    "that is not the caller's identity is refused (403, 4103).\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT stop (requests in progress finish, at most 20 s; a\n"
+    "second one stops at once), SIGHUP reads the access policy and secsfd-callers again.\n"
+    "Exit status: 0 stopped cleanly, 1 could not start (the reason on stderr), 2 usage.\n";
+
+Limits limitsFrom(const ConfigFile &c) {
+    Limits l;
+    auto count = [&](const char *key, uint64_t min, uint64_t max, uint64_t dflt) {
+        std::string v = c.get(key);
+        return v.empty() ? dflt : parseCount(key, v, min, max);
+    };
+    l.maxConnections = count("secsfd-max-connections", 1, 100000, l.maxConnections);
+    l.maxHeaderBytes = count("secsfd-max-header-bytes", 1024, 1024 * 1024, l.maxHeaderBytes);
+    l.maxBodyBytes = count("secsfd-max-body-bytes", 1, 64 * 1024 * 1024, l.maxBodyBytes);
+    l.threads = (int)count("secsfd-threads", 1, 256, (uint64_t)l.threads);
+    if (!c.get("secsfd-request-timeout").empty()) l.requestSeconds = parseSeconds("secsfd-request-timeout", c.get("secsfd-request-timeout"));
+    return l;
+}
+
+mode_t socketModeFrom(const ConfigFile &c) {
+    std::string v = c.get("secsfd-socket-mode");
+    if (v.empty()) return 0666;
+    char *end = nullptr;
+    unsigned long m = strtoul(v.c_str(), &end, 8);
+    if (!end || *end || m > 0777) throw Error(Reason::Config, "secsfd-socket-mode = " + v + ": an octal mode such as 0660");
+    return (mode_t)m;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    std::string configPath, socketPath;
+    bool checkOnly = false;
+    for (int i = 1; i < argc; i++) {
+        std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+            fputs(kHelp, stdout);
+            return 0;
+        } else if (a == "--version") {
+            printf("secsfd %s\n", PACKAGE_VERSION);
+            return 0;
+        } else if (a == "--check") {
+            checkOnly = true;
+        } else if ((a == "--config" || a == "--socket") && i + 1 < argc) {
+            (a == "--config" ? configPath : socketPath) = argv[++i];
+        } else {
+            fprintf(stderr, "secsfd: unknown or incomplete option '%s'\n%s", a.c_str(), kHelp);
+            return 2;
+        }
+    }
+    try {
+        ConfigFile config = loadConfig(configPath);
+        if (socketPath.empty()) socketPath = config.get("secsfd-socket");
+        if (socketPath.empty()) socketPath = "/run/secsf/secsfd.sock";
+        Limits limits = limitsFrom(config);
+        mode_t mode = socketModeFrom(config);
+        Api api(config);
+        if (checkOnly) {
+            printf("secsfd: %s is usable; would listen on %s\n", config.path.c_str(), socketPath.c_str());
+            return 0;
+        }
+        HttpServer server(limits, [&api](const ApiRequest &r, const Peer &p) { return api.handle(r, p); });
+        server.listenUnix(socketPath, mode);
+        fprintf(stderr, "secsfd: serving %s on %s\n", config.path.c_str(), socketPath.c_str());
+        server.run([&api] {
+            try {
+                api.reload();
+                fprintf(stderr, "secsfd: SIGHUP: access policy and callers read again\n");
+            } catch (const std::exception &e) {
+                fprintf(stderr, "secsfd: SIGHUP: kept the previous policy and callers: %s\n", e.what());
+            }
+        });
+        fprintf(stderr, "secsfd: stopped\n");
+        return 0;
+    } catch (const std::exception &e) {
+        fprintf(stderr, "secsfd: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,179 @@
+#!/bin/bash
+# secsfd, the Security CSF as a service, on a private unix socket with the test token:
+# callers identified by the kernel (SO_PEERCRED) and mapped by secsfd-callers, the
+# oneM2M HTTP binding's headers, the access policy enforced on that identity (and
+# read again on SIGHUP), limits on bodies and slow clients, clients in curl and
+# Python's standard library, a clean stop. Parts that need a second uid run as root.
+. "$(dirname "$0")/lib/setup.sh"
+: "${SECSFD:?run through make check, which sets SECSFD}"
+SOCKDIR=$(mktemp -d /tmp/secsfd-test.XXXXXX)
+chmod 755 "$SOCKDIR"
+at_exit "rm -rf '$SOCKDIR'"
+SOCK="$SOCKDIR/secsfd.sock"
+ME=$(id -u)
+cat >>openssl.cnf <<CONF
+secsfd-socket = $SOCK
+secsfd-callers = uid:$ME=CAE-self, uid:65534=CAE-meter
+secsfd-max-body-bytes = 65536
+secsfd-request-timeout = 2
+access-policy = $WORK/policy.json
+CONF
+echo '{"rules": []}' >policy.json
+
+# api [curl options] PATH: prints the body, then a line "HTTP RSC" (status and X-M2M-RSC).
+api() {
+    curl -sS --max-time 20 --unix-socket "$SOCK" -D headers.txt "${@:1:$#-1}" "http://secsfd${*: -1}"
+    echo
+    echo "$(sed -n 's/^HTTP\/1.1 \([0-9]*\).*/\1/p' headers.txt | tr -d '\r') $(sed -n 's/^X-M2M-RSC: //p' headers.txt | tr -d '\r')"
+}
+expect() {  # DESCRIPTION "HTTP RSC" TEXT-IN-BODY api-args...
+    local what=$1 codes=$2 text=$3 out
+    shift 3
+    out=$(api "$@")
+    if [ "$(echo "$out" | tail -1)" = "$codes" ] && echo "$out" | grep -qF -- "$text"; then
+        ok "$what"
+    else
+        not_ok "$what"
+        echo "$out" | sed 's/^/# /' | head -5
+    fi
+}
+
+check "secsfd --help names its settings" sh -c "'$SECSFD' --help | grep -q secsfd-callers"
+check "secsfd --check accepts the configuration" "$SECSFD" --check
+check_fails "a caller map with a bad entry is refused, naming it" "uid:abc=CAE-x" \
+    sh -c "sed 's/^secsfd-callers = .*/secsfd-callers = uid:abc=CAE-x/' openssl.cnf >bad.cnf && '$SECSFD' --config bad.cnf --check"
+
+"$SECSFD" >secsfd.log 2>&1 &
+pid=$!
+at_exit "kill $pid 2>/dev/null"
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+check "secsfd listens on its socket" test -S "$SOCK"
+
+expect "health: 200, X-M2M-RSC 2000, the caller as the kernel says" "200 2000" '"entity":"CAE-self"' /health
+expect "the SEs, with the token logged in" "200 2000" '"state":"logged in"' /se
+expect "the sensitive functions and who serves them" "200 2000" '"id":"signature"' /functions
+expect "16 random bytes from the SE" "200 2000" '"bytes":16' '/random?bytes=16'
+expect "random: a count out of range is a 400 with a sentence" "400 4000" "1 to 1024" '/random?bytes=99999'
+expect "secure storage: put" "201 2001" '"stored":"CAE-self/credential"' -X PUT --data-binary 'kpsa-of-self' /storage/CAE-self/credential
+check "secure storage: get returns the same bytes" sh -c \
+    "curl -sS --unix-socket '$SOCK' http://secsfd/storage/CAE-self/credential | grep -qx kpsa-of-self"
+expect "secure storage: list" "200 2000" '"names":["credential"]' /storage/CAE-self
+expect "X-M2M-RI is echoed" "200 2000" "serving" -H 'X-M2M-RI: req-42' /health
+check "  in the response header" grep -q '^X-M2M-RI: req-42' headers.txt
+expect "an X-M2M-Origin that is not the caller is refused (4103)" "403 4103" "is not the caller" \
+    -H 'X-M2M-Origin: CAE-meter' /storage/CAE-meter/credential
+expect "X-M2M-Origin given twice is refused" "400 4000" "given twice" \
+    -H 'X-M2M-Origin: CAE-self' -H 'X-M2M-Origin: CAE-meter' /health
+expect "X-M2M-Origin equal to the caller is fine" "200 2000" "serving" -H 'X-M2M-Origin: CAE-self' /health
+expect "another entity's storage is refused, naming the rule" "403 4103" "refused by default: owner-only" \
+    /storage/CAE-meter/credential
+expect "a CSE-ID owner (percent-encoded '/') is another entity's too" "403 4103" "/cse-in/credential" \
+    /storage/%2Fcse-in/credential
+expect "a stored name with a control character is refused" "400 4000" "control" /storage/CAE-self/a%01b
+expect "an unknown resource: 404, 4004" "404 4004" "no resource" /keys-and-more
+expect "a method a resource does not take: 405, 4005" "405 4005" "takes GET" -X DELETE /health
+head -c 100000 /dev/zero >big.bin
+expect "a body over secsfd-max-body-bytes: 413" "413 4000" "larger than 65536" \
+    -X PUT --data-binary @big.bin /storage/CAE-self/big
+check "  and nothing was stored" sh -c "! curl -sS --unix-socket '$SOCK' http://secsfd/storage/CAE-self | grep -q big"
+
+# Python's standard library, one keep-alive connection; raw bytes for what curl will not send.
+cat >client.py <<'PY'
+import http.client, json, socket, sys, time
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("secsfd", timeout=20)
+        self.unix_path = path
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.unix_path)
+def raw(data, wait=0):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(sys.argv[1])
+    s.sendall(data)
+    time.sleep(wait)
+    out = b""
+    try:
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            out += b
+    except OSError:
+        pass
+    return out
+what = sys.argv[2]
+if what == "keepalive":
+    c = UnixConnection(sys.argv[1])
+    for i in range(5):
+        c.request("PUT", "/storage/CAE-self/py%d" % i, body=b"v%d" % i, headers={"X-M2M-RI": "py-%d" % i})
+        r = c.getresponse()
+        body = json.loads(r.read())
+        assert r.status == 201 and r.getheader("X-M2M-RSC") == "2001" and r.getheader("X-M2M-RI") == "py-%d" % i, body
+        c.request("GET", "/storage/CAE-self/py%d" % i)
+        r = c.getresponse()
+        assert r.read() == b"v%d" % i
+    print("ok")
+elif what == "garbage":
+    out = raw(b"THIS IS NOT HTTP\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400"), out
+    print("ok")
+elif what == "slow":
+    t = time.time()
+    out = raw(b"GET /health HTTP/1.1\r\nHost: x\r\n", wait=0)
+    assert out == b"" and time.time() - t < 15, (out, time.time() - t)
+    print("ok")
+PY
+check "Python http.client: five puts and gets on one keep-alive connection" sh -c "python3 client.py '$SOCK' keepalive | grep -qx ok"
+check "malformed HTTP gets a 400, not a crash" sh -c "python3 client.py '$SOCK' garbage | grep -qx ok"
+check "a client that never finishes its request is dropped after secsfd-request-timeout" \
+    sh -c "python3 client.py '$SOCK' slow | grep -qx ok"
+check "secsfd still serves" sh -c "curl -sS --unix-socket '$SOCK' http://secsfd/health | grep -q serving"
+
+# Identity from the kernel: other uids (root only can be them).
+if [ "$ME" = 0 ] && command -v setpriv >/dev/null; then
+    as() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --clear-groups "$@"; }
+    check "uid 65534 (CAE-meter) stores its own data" sh -c "$(declare -f as); as 65534 curl -sS --unix-socket '$SOCK' \
+        -X PUT --data-binary meter-data http://secsfd/storage/CAE-meter/credential | grep -q '\"stored\"'"
+    check "  and reads it back" sh -c "$(declare -f as); as 65534 curl -sS --unix-socket '$SOCK' \
+        http://secsfd/storage/CAE-meter/credential | grep -qx meter-data"
+    check "  but not CAE-self's" sh -c "$(declare -f as); as 65534 curl -sS --unix-socket '$SOCK' \
+        http://secsfd/storage/CAE-self/credential | grep -q 'CAE-meter may not storage.get CAE-self/credential'"
+    check "  nor by claiming to be CAE-self in X-M2M-Origin" sh -c "$(declare -f as); as 65534 curl -sS \
+        --unix-socket '$SOCK' -H 'X-M2M-Origin: CAE-self' http://secsfd/storage/CAE-self/credential | grep -q 'is not the caller'"
+    as 4242 curl -sS -i --unix-socket "$SOCK" http://secsfd/health >unmapped.txt 2>&1
+    check "an unmapped uid is refused (4103), and told how to be mapped" sh -c \
+        "grep -q 'uid 4242 (gid 4242) is not mapped' unmapped.txt && grep -q '^X-M2M-RSC: 4103' unmapped.txt"
+    # SIGHUP: a rule lets CAE-meter read CAE-self's credential.
+    cat >policy.json <<'JSON'
+{"rules": [{"id": "meter-reads-self", "entity": "CAE-meter", "function": "storage.get", "object": "CAE-self/credential", "effect": "allow"}]}
+JSON
+    kill -HUP "$pid"
+    for _ in $(seq 50); do grep -q SIGHUP secsfd.log && break; sleep 0.1; done
+    check "after SIGHUP the new policy decides" sh -c "$(declare -f as); as 65534 curl -sS --unix-socket '$SOCK' \
+        http://secsfd/storage/CAE-self/credential | grep -qx kpsa-of-self"
+else
+    skip "other uids (CAE-meter, an unmapped uid) and the SIGHUP policy change" "not root"
+fi
+# SIGHUP with a policy that denies CAE-self random numbers, then one that does not parse.
+cat >policy.json <<'JSON'
+{"rules": [{"id": "no-random-for-self", "entity": "CAE-self", "function": "random", "object": "*", "effect": "deny"}]}
+JSON
+kill -HUP "$pid"
+sleep 0.5
+expect "after SIGHUP a deny rule refuses, naming it" "403 4103" "rule 'no-random-for-self'" /random
+echo '{"rules": [' >policy.json
+kill -HUP "$pid"
+for _ in $(seq 50); do grep -q "kept the previous" secsfd.log && break; sleep 0.1; done
+check "a policy that does not parse is not taken; the log says why" grep -q "kept the previous policy" secsfd.log
+expect "  and the previous policy still decides" "403 4103" "rule 'no-random-for-self'" /random
+
+echo '{"rules": []}' >policy.json
+check_fails "a second secsfd on the same socket is refused" "another server is listening" timeout 10 "$SECSFD"
+check "the PIN is in no response and no log line" sh -c "! grep -rq 1234 secsfd.log headers.txt"
+stop_server "secsfd (SIGTERM)" "$pid" TERM
+check "  and removes its socket" test ! -e "$SOCK"
+: >"$SOCK.not-a-socket"
+check_fails "a file that is not a socket at the socket path is not replaced" "is not a socket" \
+    timeout 10 "$SECSFD" --socket "$SOCK.not-a-socket"
