@@ -1,5 +1,7 @@
 #include "api.h"
 
+#include "api_call.h"
+
 #include <cstdlib>
 #include <vector>
 
@@ -13,41 +15,6 @@
 namespace secsf::daemon {
 
 namespace {
-
-// Refused by the access policy or the caller map: 403, X-M2M-RSC 4103.
-struct Refused {
-    std::string why;
-};
-// A request this API does not take: the status, the code and the sentence.
-struct Rejected {
-    int status, rsc;
-    std::string why;
-};
-
-ApiResponse jsonResponse(int status, int rsc, const svc::Json &body) {
-    ApiResponse r;
-    r.status = status;
-    r.rsc = rsc;
-    r.body = svc::dumpJson(body) + "\n";
-    return r;
-}
-
-ApiResponse failure(int status, int rsc, const std::string &why) {
-    return jsonResponse(status, rsc, {{"error", why}, {"rsc", rsc}});
-}
-
-// TS-0004 response status codes for the reasons an SE or a service gives.
-ApiResponse failureFor(const Error &e) {
-    switch (e.reason()) {
-    case Reason::BadInput:
-    case Reason::BadUri: return failure(400, 4000, e.what());
-    case Reason::NotFound: return failure(404, 4004, e.what());
-    case Reason::Ambiguous: return failure(409, 4105, e.what());
-    case Reason::Unsupported: return failure(501, 5001, e.what());
-    case Reason::Config: return failure(500, 5000, e.what());
-    default: return failure(503, 5000, e.what());  // the SE failed or refused its credentials
-    }
-}
 
 std::string percentDecoded(const std::string &s) {
     std::string out;
@@ -67,24 +34,6 @@ std::string percentDecoded(const std::string &s) {
 
 }  // namespace
 
-// One request on its way through: who, what, and the decoded target.
-struct Api::Call {
-    const ApiRequest &req;
-    std::string entity;
-    std::vector<std::string> path;             // decoded segments
-    std::map<std::string, std::string> query;  // decoded
-    std::shared_ptr<const svc::AccessPolicy> policy;
-
-    std::string param(const std::string &k) const {
-        auto it = query.find(k);
-        return it == query.end() ? "" : it->second;
-    }
-    void authorize(const std::string &function, const std::string &object, const std::string &owner) const {
-        svc::AccessDecision d = policy->check(entity, function, object, owner);
-        if (!d.allowed) throw Refused{entity + " may not " + function + " " + object + ": refused by " + d.rule};
-    }
-};
-
 Api::Api(const ConfigFile &config) : config_(config) {
     try {
         configureRegistry(registry_, [&](const char *k) { return config_.get(k); });
@@ -94,6 +43,8 @@ Api::Api(const ConfigFile &config) : config_(config) {
     policy_ = std::make_shared<svc::AccessPolicy>(
         svc::AccessPolicy::configured(config_.get("access-policy"), config_.get("access-policy-signer")));
     callers_ = std::make_shared<CallerMap>(CallerMap::parse(config_.get("secsfd-callers")));
+    std::string state = config_.get("secsfd-state-dir");
+    keys_ = std::make_unique<KeyRegistry>((state.empty() ? std::string("/var/lib/secsf") : state) + "/secsfd-keys.db");
 }
 
 void Api::reload() {
@@ -173,7 +124,7 @@ ApiResponse Api::route(Call &call) const {
     auto only = [&](const char *method) {
         if (m != method) throw Rejected{405, 4005, std::string("this resource takes ") + method + ", not " + m};
     };
-    if (p.empty()) throw Rejected{404, 4004, "no resource here: see /health, /se, /functions, /random, /storage"};
+    if (p.empty()) throw Rejected{404, 4004, "no resource here: see /health, /se, /functions, /random, /storage, /keys"};
     if (p[0] == "health" && p.size() == 1) {
         only("GET");
         return jsonResponse(200, 2000, {{"status", "serving"}, {"entity", call.entity}});
@@ -202,7 +153,8 @@ ApiResponse Api::route(Call &call) const {
         return jsonResponse(200, 2000, {{"se", se.name()}, {"bytes", r.size()}, {"value", svc::b64url(r)}});
     }
     if (p[0] == "storage") return storage(call);
-    throw Rejected{404, 4004, "no resource '" + p[0].substr(0, 64) + "': see /health, /se, /functions, /random, /storage"};
+    if (p[0] == "keys") return keys(call);
+    throw Rejected{404, 4004, "no resource '" + p[0].substr(0, 64) + "': see /health, /se, /functions, /random, /storage, /keys"};
 }
 
 // /storage/OWNER: GET lists; /storage/OWNER/NAME: PUT stores the body, GET returns it,

@@ -14,6 +14,7 @@
 #include "../se-plugins/registry.h"
 #include "../services/access_policy.h"
 #include "caller_map.h"
+#include "key_registry.h"
 
 namespace secsf::daemon {
 
@@ -41,7 +42,8 @@ struct Peer {
 
 class Api {
 public:
-    // Builds the SEs and reads the policy the configuration names. Throws Error(Config).
+    // Builds the SEs, reads the policy the configuration names and opens the key
+    // registry in secsfd-state-dir. Throws Error(Config).
     explicit Api(const ConfigFile &config);
     // Never throws: every failure is a response with a status code and a sentence.
     ApiResponse handle(const ApiRequest &req, const Peer &peer) const;
@@ -53,6 +55,9 @@ private:
     struct Call;
     ApiResponse route(Call &call) const;
     ApiResponse storage(Call &call) const;
+    ApiResponse keys(Call &call) const;
+    // The SE's key behind a record, looked up once per process.
+    Found keyOf(const KeyRecord &r) const;
     std::shared_ptr<const svc::AccessPolicy> policy() const;
     std::shared_ptr<const CallerMap> callers() const;
 
@@ -62,6 +67,9 @@ private:
     mutable std::mutex mu_;  // the two below are swapped on reload
     std::shared_ptr<const svc::AccessPolicy> policy_;
     std::shared_ptr<const CallerMap> callers_;
+    std::unique_ptr<KeyRegistry> keys_;
+    mutable std::mutex keyCacheMu_;
+    mutable std::map<std::string, Found> keyCache_;  // by URI
 };
 
 }  // namespace secsf::daemon

@@ -1,8 +1,10 @@
 #include "public_key.h"
 
 #include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
+#include <openssl/pem.h>
 
 #include <memory>
 
@@ -75,6 +77,34 @@ PublicKey publicKeyFromEvp(EVP_PKEY *pk) {
     }
     k.bits = EVP_PKEY_get_bits(pk);
     return k;
+}
+
+Bytes ecdsaSigDer(const Bytes &rs) {
+    size_t half = rs.size() / 2;
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(rs.data(), (int)half, nullptr), *s = BN_bin2bn(rs.data() + half, (int)half, nullptr);
+    unsigned char *p = nullptr;
+    int n = -1;
+    if (es && r && s && ECDSA_SIG_set0(es, r, s) == 1) {
+        r = s = nullptr;  // owned by es now
+        n = i2d_ECDSA_SIG(es, &p);
+    }
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(es);
+    if (n <= 0) throw Error(Reason::Generic, "cannot encode the ECDSA signature");
+    Bytes der(p, p + n);
+    OPENSSL_free(p);
+    return der;
+}
+
+std::string publicKeyPem(const PublicKey &pub) {
+    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> k(publicKeyToEvp(pub), EVP_PKEY_free);
+    std::unique_ptr<BIO, decltype(&BIO_free)> b(BIO_new(BIO_s_mem()), BIO_free);
+    if (!k || !b || PEM_write_bio_PUBKEY(b.get(), k.get()) != 1) throw Error(Reason::Generic, "cannot write the public key as PEM");
+    char *d = nullptr;
+    long n = BIO_get_mem_data(b.get(), &d);
+    return std::string(d, (size_t)n);
 }
 
 }  // namespace secsf

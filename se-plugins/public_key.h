@@ -14,4 +14,11 @@ EVP_PKEY *publicKeyToEvp(const PublicKey &pub, OSSL_LIB_CTX *libctx = nullptr, c
 // Throws Error(Unsupported) for key types secsf does not handle.
 PublicKey publicKeyFromEvp(EVP_PKEY *pk);
 
+// SubjectPublicKeyInfo PEM ("-----BEGIN PUBLIC KEY-----").
+std::string publicKeyPem(const PublicKey &pub);
+
+// An SE's ECDSA signature (r||s, as SeKey::sign returns it) as the DER ECDSA-Sig-Value
+// OpenSSL and X.509 use. Throws Error(Generic) when it cannot be encoded.
+Bytes ecdsaSigDer(const Bytes &rs);
+
 }  // namespace secsf

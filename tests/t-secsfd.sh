@@ -16,9 +16,11 @@ secsfd-socket = $SOCK
 secsfd-callers = uid:$ME=CAE-self, uid:65534=CAE-meter
 secsfd-max-body-bytes = 65536
 secsfd-request-timeout = 2
+secsfd-state-dir = $WORK/state
 access-policy = $WORK/policy.json
 CONF
 echo '{"rules": []}' >policy.json
+mkdir -p state
 
 # api [curl options] PATH: prints the body, then a line "HTTP RSC" (status and X-M2M-RSC).
 api() {
@@ -76,6 +78,39 @@ head -c 100000 /dev/zero >big.bin
 expect "a body over secsfd-max-body-bytes: 413" "413 4000" "larger than 65536" \
     -X PUT --data-binary @big.bin /storage/CAE-self/big
 check "  and nothing was stored" sh -c "! curl -sS --unix-socket '$SOCK' http://secsfd/storage/CAE-self | grep -q big"
+
+# Keys: made in the token for the caller, used by name, the private half never seen.
+jget() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$@"; }
+b64url() { basenc --base64url | tr -d '=\n'; }
+printf 'message to sign' >msg.txt
+msg=$(b64url <msg.txt)
+expect "a key made in the token for the caller (201, 2001)" "201 2001" '"owner":"CAE-self"' \
+    -X PUT -d '{"type": "ec", "curve": "P-256"}' /keys/CAE-self/tls
+api /keys/CAE-self/tls | head -1 >tls.json
+jget tls.json publicKey >tls.pub
+check "  its URI names the token, its label the owner" sh -c "jget() { $(declare -f jget | tail -n +2); }; jget tls.json uri | grep -q 'token=node1;.*object=secsfd%2FCAE-self%2Ftls'"
+expect "the same name again: 409, 4105" "409 4105" "already" -X PUT -d '{"type": "ec"}' /keys/CAE-self/tls
+expect "the key list" "200 2000" '"name":"tls"' /keys/CAE-self
+api -X POST -d "{\"data\": \"$msg\"}" /keys/CAE-self/tls/sign | head -1 >sig.json
+jget sig.json signature | tr '_-' '/+' | sed 's/$/===/' | base64 -d >ec.sig 2>/dev/null
+check "an ECDSA signature made in the token verifies under the default provider" \
+    env OPENSSL_CONF=/dev/null openssl dgst -sha256 -verify tls.pub -signature ec.sig msg.txt
+expect "an RSA key" "201 2001" '"type":"RSA"' -X PUT -d '{"type": "rsa", "bits": 2048}' /keys/CAE-self/rsa
+api /keys/CAE-self/rsa | head -1 >rsa.json
+jget rsa.json publicKey >rsa.pub
+api -X POST -d "{\"data\": \"$msg\", \"digest\": \"SHA384\", \"padding\": \"pss\"}" /keys/CAE-self/rsa/sign | head -1 >rsig.json
+jget rsig.json signature | tr '_-' '/+' | sed 's/$/===/' | base64 -d >rsa.sig 2>/dev/null
+check "an RSA-PSS SHA-384 signature verifies under the default provider" env OPENSSL_CONF=/dev/null openssl dgst -sha384 \
+    -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest -verify rsa.pub -signature rsa.sig msg.txt
+expect "a sign request with data of the wrong JSON type: 400" "400 4000" "data" -X POST -d '{"data": 5}' /keys/CAE-self/tls/sign
+expect "a sign request that is not JSON: 400" "400 4000" "sign request" -X POST -d 'data=1' /keys/CAE-self/tls/sign
+expect "an unknown key type: 400" "400 4000" "type must be" -X PUT -d '{"type": "dsa"}' /keys/CAE-self/x
+expect "a key for another owner is not made" "403 4103" "may not key.gen CAE-meter/tls" \
+    -X PUT -d '{"type": "ec"}' /keys/CAE-meter/tls
+expect "a key made and deleted" "201 2001" "short" -X PUT -d '{"type": "ec"}' /keys/CAE-self/short
+expect "  delete: 200, 2002" "200 2002" "deleted" -X DELETE /keys/CAE-self/short
+expect "  then it signs no more: 404, 4004" "404 4004" "no key" -X POST -d "{\"data\": \"$msg\"}" /keys/CAE-self/short/sign
+check "  and the token holds it no more" sh -c "! pkcs11-tool --module '$SOFTHSM_MODULE' --token-label node1 --login --pin 1234 -O 2>/dev/null | grep -q 'secsfd/CAE-self/short'"
 
 # Python's standard library, one keep-alive connection; raw bytes for what curl will not send.
 cat >client.py <<'PY'
@@ -140,6 +175,8 @@ if [ "$ME" = 0 ] && command -v setpriv >/dev/null; then
         http://secsfd/storage/CAE-meter/credential | grep -qx meter-data"
     check "  but not CAE-self's" sh -c "$(declare -f as); as 65534 curl -sS --unix-socket '$SOCK' \
         http://secsfd/storage/CAE-self/credential | grep -q 'CAE-meter may not storage.get CAE-self/credential'"
+    check "  nor sign with CAE-self's key" sh -c "$(declare -f as); as 65534 curl -sS --unix-socket '$SOCK' \
+        -X POST -d '{\"data\": \"$msg\"}' http://secsfd/keys/CAE-self/tls/sign | grep -q 'may not key.sign CAE-self/tls'"
     check "  nor by claiming to be CAE-self in X-M2M-Origin" sh -c "$(declare -f as); as 65534 curl -sS \
         --unix-socket '$SOCK' -H 'X-M2M-Origin: CAE-self' http://secsfd/storage/CAE-self/credential | grep -q 'is not the caller'"
     as 4242 curl -sS -i --unix-socket "$SOCK" http://secsfd/health >unmapped.txt 2>&1
@@ -174,6 +211,15 @@ check_fails "a second secsfd on the same socket is refused" "another server is l
 check "the PIN is in no response and no log line" sh -c "! grep -rq 1234 secsfd.log headers.txt"
 stop_server "secsfd (SIGTERM)" "$pid" TERM
 check "  and removes its socket" test ! -e "$SOCK"
+"$SECSFD" >secsfd2.log 2>&1 &
+pid=$!
+at_exit "kill $pid 2>/dev/null"
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+api -X POST -d "{\"data\": \"$msg\"}" /keys/CAE-self/tls/sign | head -1 >sig2.json
+jget sig2.json signature | tr '_-' '/+' | sed 's/$/===/' | base64 -d >ec2.sig 2>/dev/null
+check "after a restart the caller's key is still its own and signs" \
+    env OPENSSL_CONF=/dev/null openssl dgst -sha256 -verify tls.pub -signature ec2.sig msg.txt
+stop_server "secsfd (SIGINT)" "$pid" INT
 : >"$SOCK.not-a-socket"
 check_fails "a file that is not a socket at the socket path is not replaced" "is not a socket" \
     timeout 10 "$SECSFD" --socket "$SOCK.not-a-socket"

@@ -13,18 +13,6 @@ namespace secsf::cli {
 
 namespace {
 
-std::string pemOf(const PublicKey &pub) {
-    EVP_PKEY *k = publicKeyToEvp(pub);
-    BIO *b = BIO_new(BIO_s_mem());
-    PEM_write_bio_PUBKEY(b, k);
-    char *d = nullptr;
-    long n = BIO_get_mem_data(b, &d);
-    std::string s(d, (size_t)n);
-    BIO_free(b);
-    EVP_PKEY_free(k);
-    return s;
-}
-
 int gen(Context &c, const Args &a) {
     Options o = parseOptions(a, {"se", "level", "type", "curve", "bits", "label", "where"}, {"replace-certificate"});
     if (!o.rest.empty()) throw UsageError("unexpected argument " + o.rest[0]);
@@ -104,7 +92,7 @@ int show(Context &c, const Args &a) {
     l.bits = pub.bits;
     l.curve = pub.group;
     Json j = {{"uri", k->uri()}, {"se", se.name()}, {"type", keyTypeText(l)}, {"private", k->hasPrivate()},
-              {"publicKey", pemOf(pub)}, {"certificate", !f.certificate.empty()}};
+              {"publicKey", publicKeyPem(pub)}, {"certificate", !f.certificate.empty()}};
     if (c.json) {
         printf("%s\n", j.dump(2).c_str());
         return kOk;

@@ -9,7 +9,6 @@
 #include <memory>
 
 #include "../public_key.h"
-#include "piv_key.h"
 #include "piv_plugin.h"
 #include "secsf/error.h"
 #include "tlv.h"

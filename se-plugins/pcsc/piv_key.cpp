@@ -85,25 +85,6 @@ SecureBytes PivKey::privateOp(unsigned char tag, const Bytes &in) {
                       [&](PivCard &card) { return card.authenticate(uri_.slot, alg_, tag, in, pin_); });
 }
 
-Bytes ecdsaSigDer(const Bytes &rs) {
-    size_t half = rs.size() / 2;
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(rs.data(), (int)half, nullptr), *s = BN_bin2bn(rs.data() + half, (int)half, nullptr);
-    unsigned char *p = nullptr;
-    int n = -1;
-    if (es && r && s && ECDSA_SIG_set0(es, r, s) == 1) {
-        r = s = nullptr;  // owned by es now
-        n = i2d_ECDSA_SIG(es, &p);
-    }
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(es);
-    if (n <= 0) throw Error(Reason::Generic, "cannot encode the card's ECDSA signature");
-    Bytes der(p, p + n);
-    OPENSSL_free(p);
-    return der;
-}
-
 namespace {
 
 // Keys found to match their certificates in this process: (reader, slot, public key).

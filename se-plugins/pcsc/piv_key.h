@@ -48,7 +48,4 @@ private:
 // The PIV algorithm of a public key; throws Unsupported for what PIV has not.
 PivAlg pivAlgOf(const PublicKey &pub);
 
-// A card's EC signature (r||s, as PivKey::sign returns it) as an ECDSA-Sig-Value.
-Bytes ecdsaSigDer(const Bytes &rs);
-
 }  // namespace secsf::pcsc

@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "../../se-plugins/pcsc/piv_card.h"
-#include "../../se-plugins/pcsc/piv_key.h"
 #include "../../se-plugins/pcsc/piv_plugin.h"
 #include "../../se-plugins/pcsc/tlv.h"
 #include "../../se-plugins/pcsc/transport.h"
@@ -61,7 +60,7 @@ Bytes getDiscovery(Channel &ch) {
 }
 
 bool verifies(const secsf::PublicKey &pub, const Bytes &digest, const Bytes &rs) {
-    Bytes der = secsf::pcsc::ecdsaSigDer(rs);
+    Bytes der = secsf::ecdsaSigDer(rs);
     EVP_PKEY *pk = secsf::publicKeyToEvp(pub, nullptr, "provider=default");
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(nullptr, pk, "provider=default");
     bool ok = c && EVP_PKEY_verify_init(c) > 0 && EVP_PKEY_verify(c, der.data(), der.size(), digest.data(), digest.size()) == 1;

@@ -1,0 +1,168 @@
+// /keys/OWNER: GET lists the keys secsfd made for OWNER.
+// /keys/OWNER/NAME: PUT makes a key in an SE (JSON body: type ec|rsa|ed25519, curve,
+//   bits; se or level to choose the SE), GET shows it (URI, SE, public key), DELETE
+//   deletes it from the SE.
+// /keys/OWNER/NAME/sign: POST {"data": base64url, "digest": "SHA256", "padding":
+//   "pkcs1"|"pss"} signs inside the SE; the signature comes back base64url (ECDSA as
+//   DER, as OpenSSL and X.509 use it).
+// The caller that makes a key is its owner; the policy decides on OWNER/NAME.
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+
+#include "../se-plugins/public_key.h"
+#include "../services/base64url.h"
+#include "../services/messages.h"
+#include "api.h"
+#include "api_call.h"
+#include "secsf/identifier.h"
+
+namespace secsf::daemon {
+
+namespace {
+
+svc::Json describe(const KeyRecord &r) {
+    return {{"owner", r.owner}, {"name", r.name}, {"uri", r.uri}, {"se", r.se}, {"type", r.type}, {"created", r.created}};
+}
+
+KeyGenRequest genRequestFrom(const svc::Json &body) {
+    KeyGenRequest req;
+    std::string type = svc::optMember(body, "type", "ec");
+    if (type == "ec") {
+        req.type = KeyType::EC;
+        req.group = svc::optMember(body, "curve", "P-256");
+    } else if (type == "rsa") {
+        req.type = KeyType::RSA;
+        req.bits = body.contains("bits") ? (int)svc::intMember(body, "bits") : 2048;
+        if (req.bits < 2048 || req.bits > 8192) throw Error(Reason::BadInput, "bits must be from 2048 to 8192");
+    } else if (type == "ed25519") {
+        req.type = KeyType::ED25519;
+    } else {
+        throw Error(Reason::BadInput, "type must be ec, rsa or ed25519");
+    }
+    return req;
+}
+
+const EVP_MD *digestNamed(const std::string &name) {
+    for (const char *ok : {"SHA256", "SHA384", "SHA512"})
+        if (name == ok) return EVP_get_digestbyname(ok);
+    throw Error(Reason::BadInput, "digest must be SHA256, SHA384 or SHA512");
+}
+
+}  // namespace
+
+Found Api::keyOf(const KeyRecord &r) const {
+    {
+        std::lock_guard<std::mutex> g(keyCacheMu_);
+        auto it = keyCache_.find(r.uri);
+        if (it != keyCache_.end()) return it->second;
+    }
+    Found f = registry_.forUri(r.uri).find(r.uri);
+    if (!f.privateKey) throw Error(Reason::NotFound, "the SE no longer holds the private key of " + r.owner + "/" + r.name);
+    std::lock_guard<std::mutex> g(keyCacheMu_);
+    if (keyCache_.size() > 4096) keyCache_.clear();  // bounded; looked up again on use
+    keyCache_[r.uri] = f;
+    return f;
+}
+
+ApiResponse Api::keys(Call &call) const {
+    const std::string &m = call.req.method;
+    const auto &p = call.path;
+    if (p.size() < 2 || p.size() > 4 || (p.size() == 4 && p[3] != "sign"))
+        throw Rejected{404, 4004, "key resources are /keys/OWNER, /keys/OWNER/NAME and /keys/OWNER/NAME/sign"};
+    const std::string &owner = p[1];
+    checkIdentifier("owner", owner);
+    if (p.size() == 2) {
+        if (m != "GET") throw Rejected{405, 4005, "/keys/OWNER takes GET, not " + m};
+        call.authorize("key.list", owner + "/*", owner);
+        svc::Json out = svc::Json::array();
+        for (const KeyRecord &r : keys_->list(owner)) out.push_back(describe(r));
+        return jsonResponse(200, 2000, {{"owner", owner}, {"keys", out}});
+    }
+    const std::string &name = p[2];
+    checkStorageName(name);  // the same rules: no '/', no control characters
+    std::string object = owner + "/" + name;
+    if (p.size() == 4) {
+        if (m != "POST") throw Rejected{405, 4005, "/keys/OWNER/NAME/sign takes POST, not " + m};
+        call.authorize("key.sign", object, owner);
+        auto rec = keys_->find(owner, name);
+        if (!rec) throw Error(Reason::NotFound, "no key " + object);
+        svc::Json body = svc::parseObject(Bytes(call.req.body.begin(), call.req.body.end()), "the sign request");
+        svc::Bytes data = svc::unb64url(svc::member(body, "data"));
+        Found f = keyOf(*rec);
+        SignRequest sr;
+        KeyType type = f.privateKey->keyType();
+        if (type == KeyType::ED25519) {
+            sr.scheme = SignScheme::EdDsa;
+            sr.data.assign(data.begin(), data.end());
+        } else {
+            const EVP_MD *md = digestNamed(svc::optMember(body, "digest", "SHA256"));
+            sr.digestNid = EVP_MD_get_type(md);
+            sr.data.resize((size_t)EVP_MD_get_size(md));
+            unsigned len = 0;
+            if (EVP_Digest(data.data(), data.size(), sr.data.data(), &len, md, nullptr) != 1)
+                throw Error(Reason::Generic, "cannot hash the data");
+            if (type == KeyType::RSA) {
+                std::string padding = svc::optMember(body, "padding", "pkcs1");
+                if (padding == "pss") {
+                    sr.scheme = SignScheme::RsaPss;
+                    sr.saltLen = EVP_MD_get_size(md);
+                    sr.mgf1Nid = sr.digestNid;
+                } else if (padding == "pkcs1") {
+                    sr.scheme = SignScheme::RsaPkcs1;
+                } else {
+                    throw Error(Reason::BadInput, "padding must be pkcs1 or pss");
+                }
+            }
+        }
+        Bytes sig = f.privateKey->sign(sr);
+        if (type == KeyType::EC) sig = ecdsaSigDer(sig);
+        return jsonResponse(200, 2000, {{"key", object}, {"signature", svc::b64url(sig.data(), sig.size())}});
+    }
+    if (m == "PUT") {
+        call.authorize("key.gen", object, owner);
+        svc::Json body = call.req.body.empty() ? svc::Json::object()
+                                               : svc::parseObject(Bytes(call.req.body.begin(), call.req.body.end()), "the key request");
+        KeyGenRequest req = genRequestFrom(body);
+        std::string seName = svc::optMember(body, "se");
+        SePlugin &se = body.contains("level") ? registry_.byLevel((int)svc::intMember(body, "level"))
+                                              : registry_.able(CapKeyGen, "make keys", seName);
+        if (!(se.capabilities() & CapKeyGen)) throw Error(Reason::Unsupported, "SE '" + se.name() + "' cannot make keys");
+        req.label = "secsfd/" + object;
+        if (!keys_->reserve(owner, name))
+            throw Rejected{409, 4105, "there is a key " + object + " already: delete it first or choose another name"};
+        try {
+            auto key = se.generate(req);
+            KeyRecord r{owner, name, key->uri(), se.name(), keyTypeName(key->keyType()), 0};
+            keys_->complete(r);
+            svc::Json out = describe(*keys_->find(owner, name));
+            out["publicKey"] = publicKeyPem(key->publicKey());
+            return jsonResponse(201, 2001, out);
+        } catch (...) {
+            keys_->release(owner, name);
+            throw;
+        }
+    }
+    auto rec = keys_->find(owner, name);
+    if (m == "GET") {
+        call.authorize("key.show", object, owner);
+        if (!rec) throw Error(Reason::NotFound, "no key " + object);
+        Found f = keyOf(*rec);
+        svc::Json out = describe(*rec);
+        out["publicKey"] = publicKeyPem(f.privateKey->publicKey());
+        return jsonResponse(200, 2000, out);
+    }
+    if (m == "DELETE") {
+        call.authorize("key.delete", object, owner);
+        if (!rec) throw Error(Reason::NotFound, "no key " + object);
+        registry_.forUri(rec->uri).deleteKey(rec->uri);
+        {
+            std::lock_guard<std::mutex> g(keyCacheMu_);
+            keyCache_.erase(rec->uri);
+        }
+        keys_->release(owner, name);
+        return jsonResponse(200, 2002, {{"deleted", object}});
+    }
+    throw Rejected{405, 4005, "/keys/OWNER/NAME takes PUT, GET or DELETE, not " + m};
+}
+
+}  // namespace secsf::daemon

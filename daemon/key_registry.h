@@ -1,0 +1,45 @@
+// Which entity owns which key secsfd made: owner/name -> the key's URI in its SE.
+// The SEs know keys, not oneM2M entities; secsfd records the owner when it makes a
+// key, so the access policy can decide on the owner and a caller names its keys
+// without ever seeing (or choosing) a URI. SQLite, durable on return.
+#pragma once
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace secsf::daemon {
+
+struct KeyRecord {
+    std::string owner, name, uri, se, type;
+    int64_t created = 0;  // Unix time
+};
+
+class KeyRegistry {
+public:
+    // Opens or creates the file; names reserved by a make that never finished (a crash
+    // between reserving and making) are released. Throws Error(Config).
+    explicit KeyRegistry(const std::string &path);
+    ~KeyRegistry();
+    KeyRegistry(const KeyRegistry &) = delete;
+
+    // Reserves owner/name before the key is made: false when it is taken.
+    bool reserve(const std::string &owner, const std::string &name);
+    // The key was made: the reservation becomes the record.
+    void complete(const KeyRecord &r);
+    // The make failed, or the key was deleted.
+    void release(const std::string &owner, const std::string &name);
+    // Complete records only.
+    std::optional<KeyRecord> find(const std::string &owner, const std::string &name);
+    std::vector<KeyRecord> list(const std::string &owner);
+
+private:
+    void exec(const char *sql);
+    sqlite3 *db_ = nullptr;
+    std::mutex mu_;
+};
+
+}  // namespace secsf::daemon
