@@ -44,7 +44,36 @@ Api::Api(const ConfigFile &config) : config_(config) {
         svc::AccessPolicy::configured(config_.get("access-policy"), config_.get("access-policy-signer")));
     callers_ = std::make_shared<CallerMap>(CallerMap::parse(config_.get("secsfd-callers")));
     std::string state = config_.get("secsfd-state-dir");
-    keys_ = std::make_unique<KeyRegistry>((state.empty() ? std::string("/var/lib/secsf") : state) + "/secsfd-keys.db");
+    if (state.empty()) state = "/var/lib/secsf";
+    keys_ = std::make_unique<KeyRegistry>(state + "/secsfd-keys.db");
+    std::string logPath = config_.get("secsfd-audit-log");
+    svc::JoseKey signer;
+    try {
+        signer = svc::JoseKey::load(auditKeyUri());
+    } catch (const Error &e) {
+        throw Error(Reason::Config, std::string("the audit log's checkpoint key: ") + e.what());
+    }
+    audit_ = std::make_unique<svc::AuditLog>(logPath.empty() ? state + "/secsfd-audit.log" : logPath, signer);
+}
+
+std::string Api::auditKeyUri() {
+    std::string uri = config_.get("secsfd-audit-key");
+    if (!uri.empty()) return uri;
+    // Made once, in the default SE, and recorded like a caller's key under "secsfd".
+    if (auto r = keys_->find("secsfd", "audit-checkpoints")) return r->uri;
+    if (!registryError_.empty()) throw Error(Reason::Config, registryError_);
+    SePlugin &se = registry_.able(CapKeyGen, "make the audit log's checkpoint key");
+    if (!keys_->reserve("secsfd", "audit-checkpoints")) throw Error(Reason::Config, "the key registry is in use");
+    try {
+        KeyGenRequest req;
+        req.label = "secsfd/secsfd/audit-checkpoints";
+        auto key = se.generate(req);
+        keys_->complete({"secsfd", "audit-checkpoints", key->uri(), se.name(), keyTypeName(key->keyType()), 0});
+        return key->uri();
+    } catch (...) {
+        keys_->release("secsfd", "audit-checkpoints");
+        throw;
+    }
 }
 
 void Api::reload() {
@@ -69,8 +98,8 @@ std::shared_ptr<const CallerMap> Api::callers() const {
 
 ApiResponse Api::handle(const ApiRequest &req, const Peer &peer) const {
     ApiResponse resp;
+    auto entity = callers()->entityFor(peer.uid, peer.gid);
     try {
-        auto entity = callers()->entityFor(peer.uid, peer.gid);
         if (!entity)
             throw Refused{"uid " + std::to_string(peer.uid) + " (gid " + std::to_string(peer.gid) +
                           ") is not mapped to an AE-ID or CSE-ID: add it to secsfd-callers"};
@@ -112,6 +141,18 @@ ApiResponse Api::handle(const ApiRequest &req, const Peer &peer) const {
         resp = failure(500, 5000, "out of memory");
     } catch (const std::exception &e) {
         resp = failure(500, 5000, std::string("internal error: ") + e.what());
+    }
+    try {
+        std::string target = req.target.substr(0, 512);
+        std::string outcome = std::to_string(resp.rsc);
+        if (resp.status >= 400) {
+            auto j = svc::parseJson(resp.body);
+            if (j.is_object() && j.contains("error") && j["error"].is_string()) outcome += ": " + j["error"].get<std::string>();
+        }
+        audit_->append({"in", entity ? *entity : "uid " + std::to_string(peer.uid), req.method.substr(0, 16) + " " + target,
+                        Bytes(target.begin(), target.end()), outcome});
+    } catch (const std::exception &e) {
+        resp = failure(503, 5000, std::string("not answered: the audit log did not take the record (") + e.what() + ")");
     }
     auto ri = req.headers.find("x-m2m-ri");
     if (ri != req.headers.end()) resp.headers["X-M2M-RI"] = ri->second;

@@ -13,6 +13,7 @@
 #include "../se-plugins/config_file.h"
 #include "../se-plugins/registry.h"
 #include "../services/access_policy.h"
+#include "../services/audit_log.h"
 #include "caller_map.h"
 #include "key_registry.h"
 
@@ -42,10 +43,14 @@ struct Peer {
 
 class Api {
 public:
-    // Builds the SEs, reads the policy the configuration names and opens the key
-    // registry in secsfd-state-dir. Throws Error(Config).
+    // Builds the SEs, reads the policy the configuration names, opens the key registry
+    // and the audit log in secsfd-state-dir (the log's checkpoints signed with
+    // secsfd-audit-key, else with a key secsfd makes for itself once). The secsf
+    // provider must be loaded from the same configuration. Throws Error(Config).
     explicit Api(const ConfigFile &config);
     // Never throws: every failure is a response with a status code and a sentence.
+    // Every request is in the audit log (caller, request, outcome; never a body)
+    // before its response is returned; one that cannot be logged is answered 503.
     ApiResponse handle(const ApiRequest &req, const Peer &peer) const;
     // SIGHUP: the access policy and the caller map are read again; on a failure
     // the old ones stay and the reason is thrown as Error(Config).
@@ -58,6 +63,8 @@ private:
     ApiResponse keys(Call &call) const;
     // The SE's key behind a record, looked up once per process.
     Found keyOf(const KeyRecord &r) const;
+    // The URI of the key that signs the audit log's checkpoints.
+    std::string auditKeyUri();
     std::shared_ptr<const svc::AccessPolicy> policy() const;
     std::shared_ptr<const CallerMap> callers() const;
 
@@ -68,6 +75,7 @@ private:
     std::shared_ptr<const svc::AccessPolicy> policy_;
     std::shared_ptr<const CallerMap> callers_;
     std::unique_ptr<KeyRegistry> keys_;
+    std::unique_ptr<svc::AuditLog> audit_;
     mutable std::mutex keyCacheMu_;
     mutable std::map<std::string, Found> keyCache_;  // by URI
 };

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -46,7 +47,11 @@ const char kHelp[] =
     "  secsfd-request-timeout     seconds to send one request, default 30\n"
     "  secsfd-threads             default 4\n"
     "  secsfd-state-dir           where secsfd records who owns which key it made,\n"
-    "                             default /var/lib/secsf\n"
+    "                             and keeps its audit log; default /var/lib/secsf\n"
+    "  secsfd-audit-log           default STATE-DIR/secsfd-audit.log: every request\n"
+    "                             (caller, request, outcome), durable before its answer\n"
+    "  secsfd-audit-key           a key URI to sign the log's checkpoints; default: a\n"
+    "                             key secsfd makes once (secsfd/audit-checkpoints)\n"
     "\n"
     "Resources: GET /health, GET /se, GET /functions, GET /random?bytes=N,\n"
     "GET /storage/OWNER, PUT|GET|DELETE /storage/OWNER/NAME, GET /keys/OWNER,\n"
@@ -103,6 +108,9 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    // The secsf provider (for the audit log's key, and TLS keys) loads from the same
+    // file: OpenSSL reads OPENSSL_CONF when it first initialises.
+    if (!configPath.empty()) setenv("OPENSSL_CONF", configPath.c_str(), 1);
     try {
         ConfigFile config = loadConfig(configPath);
         if (socketPath.empty()) socketPath = config.get("secsfd-socket");

@@ -148,18 +148,44 @@ bool AuditLog::rollBack() {
     return !torn_;
 }
 
-void AuditLog::write(Json r) {
+struct AuditLog::Waiting {
+    Json record;
+    bool done = false;
+    std::string error;  // why it is not in the log, when it is not
+};
+
+void AuditLog::writeRecords(std::unique_lock<std::mutex> &lk, std::vector<Json> records, bool forceCheckpoint) {
     if (getpid() != pid_)
         throw Error(Reason::DeviceError, "the audit log " + path_ + " was opened before a fork: open it in this process");
     if (torn_ && !rollBack())
         throw Error(Reason::DeviceError, "the audit log " + path_ + " still ends in a failed write that cannot be removed");
-    r["seq"] = seq_ + 1;
-    r["time"] = clock_();
-    r["prev"] = head_;
-    r["hash"] = recordHash(r);
-    std::string line = dumpJson(r) + "\n";
-    const char *p = line.data();
-    size_t left = line.size();
+    long seq = seq_, since = sinceCheckpoint_;
+    std::string head = head_, lines;
+    auto chain = [&](Json r) {
+        r["seq"] = ++seq;
+        r["time"] = clock_();
+        r["prev"] = head;
+        head = recordHash(r);
+        r["hash"] = head;
+        lines += dumpJson(r) + "\n";
+    };
+    // A checkpoint signs the head it follows; it is written with the records before it.
+    auto checkpoint = [&] {
+        chain(Json{{"kind", "checkpoint"}, {"signed", jwsSign(signer_, Json{{"head", head}, {"upTo", seq}})}});
+        since = 0;
+    };
+    for (Json &r : records) {
+        chain(std::move(r));
+        // A checkpoint that cannot be signed now is tried again after the next record.
+        if (++since >= every_) try {
+                checkpoint();
+            } catch (const Error &) {
+            }
+    }
+    if (forceCheckpoint) checkpoint();
+    lk.unlock();
+    const char *p = lines.data();
+    size_t left = lines.size();
     const char *failed = nullptr;
     int err = 0;
     while (left && !failed) {
@@ -177,39 +203,63 @@ void AuditLog::write(Json r) {
         err = errno;
         failed = "flushing";
     }
-    if (failed) {
-        bool clean = rollBack();
+    bool clean = !failed || rollBack();
+    lk.lock();
+    if (failed)
         throw Error(Reason::DeviceError, std::string(failed) + " the audit log " + path_ + " failed (" + strerror(err) +
                                              "): the record was not logged" +
                                              (clean ? "" : ", and the part written could not be removed yet"));
-    }
-    good_ += (off_t)line.size();
-    seq_++;
-    head_ = r["hash"].get<std::string>();
+    good_ += (off_t)lines.size();
+    seq_ = seq;
+    head_ = head;
+    sinceCheckpoint_ = since;
 }
 
 void AuditLog::append(const AuditEntry &e) {
-    std::lock_guard<std::mutex> g(mu_);
-    std::string digest = sha256Hex(std::string(e.message.begin(), e.message.end()));
-    write({{"kind", "record"}, {"direction", e.direction}, {"peer", e.peer}, {"type", e.type}, {"digest", digest},
-           {"outcome", e.outcome}});
-    if (++sinceCheckpoint_ < every_) return;
-    // The record is in; a checkpoint that fails now is tried again after the next one.
-    try {
-        checkpointLocked();
-    } catch (const Error &) {
+    auto me = std::make_shared<Waiting>();
+    me->record = {{"kind", "record"}, {"direction", e.direction}, {"peer", e.peer}, {"type", e.type},
+                  {"digest", sha256Hex(std::string(e.message.begin(), e.message.end()))}, {"outcome", e.outcome}};
+    std::unique_lock<std::mutex> lk(mu_);
+    queue_.push_back(me);
+    while (!me->done) {
+        if (writing_) {
+            written_.wait(lk);
+            continue;
+        }
+        writing_ = true;
+        std::vector<std::shared_ptr<Waiting>> batch;
+        batch.swap(queue_);
+        std::vector<Json> records;
+        for (auto &w : batch) records.push_back(std::move(w->record));
+        std::string error;
+        try {
+            writeRecords(lk, std::move(records), false);
+        } catch (const Error &x) {
+            error = x.what();
+        }
+        for (auto &w : batch) {
+            w->done = true;
+            w->error = error;
+        }
+        writing_ = false;
+        written_.notify_all();
     }
+    if (!me->error.empty()) throw Error(Reason::DeviceError, me->error);
 }
 
 void AuditLog::checkpoint() {
-    std::lock_guard<std::mutex> g(mu_);
-    checkpointLocked();
-}
-
-void AuditLog::checkpointLocked() {
-    std::string sig = jwsSign(signer_, Json{{"head", head_}, {"upTo", seq_}});
-    write({{"kind", "checkpoint"}, {"signed", sig}});
-    sinceCheckpoint_ = 0;
+    std::unique_lock<std::mutex> lk(mu_);
+    written_.wait(lk, [this] { return !writing_; });
+    writing_ = true;
+    try {
+        writeRecords(lk, {}, true);
+    } catch (...) {
+        writing_ = false;
+        written_.notify_all();
+        throw;
+    }
+    writing_ = false;
+    written_.notify_all();
 }
 
 AuditVerdict AuditLog::verify(const std::string &path, const JoseKey &verifier) {

@@ -12,8 +12,11 @@
 #pragma once
 #include <sys/types.h>
 
+#include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "clock.h"
 #include "jose.h"
@@ -45,7 +48,8 @@ public:
     ~AuditLog();
     AuditLog(const AuditLog &) = delete;
     // Durable when it returns. Throws Error(DeviceError) when the disk refuses; the
-    // record is then not in the log, and the log still ends on a whole record.
+    // record is then not in the log, and the log still ends on a whole record. Records
+    // appended at the same time from several threads share one fdatasync.
     void append(const AuditEntry &e);
     // Signs the chain head now (also done every checkpointEvery records).
     void checkpoint();
@@ -57,8 +61,12 @@ public:
     static AuditVerdict verify(const std::string &path, const JoseKey &verifier);
 
 private:
-    void write(Json record);
-    void checkpointLocked();
+    struct Waiting;  // one append() in the queue
+    // Chains the records after the head (with a checkpoint after every `every_`, and
+    // one at the end when forced) and writes them with one fdatasync, with mu_
+    // released while the disk works; only the one writer (writing_) calls it. Throws
+    // Error(DeviceError) after rolling back to the last acknowledged record.
+    void writeRecords(std::unique_lock<std::mutex> &lk, std::vector<Json> records, bool forceCheckpoint);
     bool rollBack();
     std::string path_;
     JoseKey signer_;
@@ -66,6 +74,11 @@ private:
     Clock clock_;
     pid_t pid_;
     mutable std::mutex mu_;
+    // Group commit: appenders queue their records; one of them at a time writes every
+    // record queued so far with one fdatasync, and each learns its own outcome.
+    std::condition_variable written_;
+    std::vector<std::shared_ptr<Waiting>> queue_;
+    bool writing_ = false;
     int fd_ = -1;
     off_t good_ = 0;     // where the last acknowledged record ends
     bool torn_ = false;  // a failed write is still to be cut off

@@ -207,10 +207,26 @@ check "a policy that does not parse is not taken; the log says why" grep -q "kep
 expect "  and the previous policy still decides" "403 4103" "rule 'no-random-for-self'" /random
 
 echo '{"rules": []}' >policy.json
-check_fails "a second secsfd on the same socket is refused" "another server is listening" timeout 10 "$SECSFD"
+check_fails "a second secsfd on the same state and socket is refused" \
+    "already open for writing\|another server is listening" timeout 10 "$SECSFD"
 check "the PIN is in no response and no log line" sh -c "! grep -rq 1234 secsfd.log headers.txt"
 stop_server "secsfd (SIGTERM)" "$pid" TERM
 check "  and removes its socket" test ! -e "$SOCK"
+
+# The audit log: every request, allowed or refused, with the caller the kernel named.
+openssl pkey -pubout -out audit.pub -in 'pkcs11:token=node1;object=secsfd%2Fsecsfd%2Faudit-checkpoints;type=private' 2>/dev/null
+check "the audit log verifies with secsfd's checkpoint key" "$SECSF_TOOL" audit verify --key audit.pub state/secsfd-audit.log
+log=state/secsfd-audit.log
+check "  it holds the requests, with the caller and the outcome" \
+    grep -q '"outcome":"2000","peer":"CAE-self".*"type":"GET /health"' "$log"
+check "  and the refusals, naming the rule" grep -q '4103: CAE-self may not storage.get CAE-meter/credential' "$log"
+check "  but never a body (stored data, signatures)" sh -c "! grep -q 'kpsa-of-self\|meter-data' '$log'"
+if [ "$ME" = 0 ] && command -v setpriv >/dev/null; then
+    check "  and unmapped callers by uid" grep -q '"peer":"uid 4242"' "$log"
+fi
+cp "$log" edited.log
+sed -i '3s/"outcome":"[^"]*"/"outcome":"9999: forged"/' edited.log
+check_fails "an edited audit log does not verify" "record 3" "$SECSF_TOOL" audit verify --key audit.pub edited.log
 "$SECSFD" >secsfd2.log 2>&1 &
 pid=$!
 at_exit "kill $pid 2>/dev/null"

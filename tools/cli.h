@@ -79,6 +79,7 @@ int cmdStorage(Context &c, const Args &a);
 int cmdFunctions(Context &c, const Args &a);
 int cmdCheck(Context &c, const Args &a);
 int cmdDemo(Context &c, const Args &a);
+int cmdAudit(Context &c, const Args &a);
 
 // The --help text of a subcommand ("" for the tool itself).
 const char *helpText(const std::string &command);

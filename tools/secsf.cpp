@@ -65,6 +65,13 @@ const char *helpText(const std::string &command) {
                "revoked and its next message refused; the audit log verifies and an altered copy\n"
                "is caught. Prints who did what and the result of each step; exit status 0 only if\n"
                "every step behaved as stated. --module names secsf.so when it is not installed.\n";
+    if (command == "audit")
+        return "usage: secsf [--json] audit verify --key PUBLIC.pem LOG\n"
+               "\n"
+               "Checks an audit log (secsfd's, or one a service keeps): every record follows the\n"
+               "one before it (a hash chain), no record was altered, removed or inserted, and\n"
+               "every checkpoint is signed by the key whose public half is PUBLIC.pem. Prints\n"
+               "the first record that does not fit. Exit status 0 when intact, 1 when not.\n";
     if (command == "check")
         return "usage: secsf [--config FILE] [--json] check\n"
                "\n"
@@ -85,6 +92,7 @@ const char *helpText(const std::string &command) {
            "  functions            the sensitive functions and which SE serves each\n"
            "  check                diagnose the configuration, with a fix for each problem\n"
            "  demo                 the security services end to end, keys in a private token\n"
+           "  audit verify         check an audit log (secsfd's or a service's)\n"
            "\n"
            "options:\n"
            "  --config FILE   the openssl.cnf to read (default: $OPENSSL_CONF, else OpenSSL's own)\n"
@@ -142,6 +150,7 @@ int main(int argc, char **argv) {
         if (r == "--help") return printf("%s", helpText(cmd)), kOk;
     try {
         if (cmd == "demo") return cmdDemo(c, rest);  // brings its own configuration
+        if (cmd == "audit") return cmdAudit(c, rest);  // needs only the log and a public key
         try {
             c.load();
         } catch (const secsf::Error &e) {
