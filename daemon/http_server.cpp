@@ -288,6 +288,16 @@ void HttpServer::listenUnix(const std::string &path, mode_t mode) {
     impl_->socketPath = path;
 }
 
+void HttpServer::listenOn(int fd) {
+    try {
+        impl_->acceptor.emplace(impl_->ioc);
+        impl_->acceptor->assign(Local(), fd);
+    } catch (const boost::system::system_error &e) {
+        throw Error(Reason::Config, "cannot serve on the socket systemd passed (descriptor " + std::to_string(fd) +
+                                        "): " + e.what());
+    }
+}
+
 void HttpServer::run(std::function<void()> onHangup) {
     impl_->onHangup = std::move(onHangup);
     impl_->signals.add(SIGTERM);

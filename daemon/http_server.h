@@ -29,6 +29,9 @@ public:
     // Binds and listens: an existing socket file is replaced only when no process
     // listens on it. Throws Error(Config) with the reason.
     void listenUnix(const std::string &path, mode_t mode);
+    // Serves on a listening unix socket someone else made (systemd socket activation:
+    // descriptor 3). It is not removed on stop.
+    void listenOn(int fd);
     // Serves until stop(); SIGTERM and SIGINT stop, SIGHUP calls onHangup.
     void run(std::function<void()> onHangup);
     // Stops accepting, closes idle connections, lets requests in progress finish

@@ -1,6 +1,8 @@
 // secsfd: the Security CSF as a service. It holds the Secure Environments' credentials
 // and serves the Security CSF API on a unix socket to callers the kernel identifies.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -59,6 +61,9 @@ const char kHelp[] =
     "CSE-ID's '/'). Responses carry X-M2M-RSC; X-M2M-RI is echoed; an X-M2M-Origin\n"
     "that is not the caller's identity is refused (403, 4103).\n"
     "\n"
+    "Started by systemd with a socket (secsfd.socket), it serves on that socket and\n"
+    "ignores secsfd-socket.\n"
+    "\n"
     "Signals: SIGTERM/SIGINT stop (requests in progress finish, at most 20 s; a\n"
     "second one stops at once), SIGHUP reads the access policy and secsfd-callers again.\n"
     "Exit status: 0 stopped cleanly, 1 could not start (the reason on stderr), 2 usage.\n";
@@ -84,6 +89,19 @@ mode_t socketModeFrom(const ConfigFile &c) {
     unsigned long m = strtoul(v.c_str(), &end, 8);
     if (!end || *end || m > 0777) throw Error(Reason::Config, "secsfd-socket-mode = " + v + ": an octal mode such as 0660");
     return (mode_t)m;
+}
+
+// systemd socket activation (sd_listen_fds(3)): one socket, descriptor 3, for us.
+bool activatedSocket() {
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    if (!pid || !fds || atol(pid) != (long)getpid()) return false;
+    if (atoi(fds) != 1) throw Error(Reason::Config, "systemd passed " + std::string(fds) + " sockets; secsfd takes one");
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    int flags = fcntl(3, F_GETFD);
+    if (flags >= 0) fcntl(3, F_SETFD, flags | FD_CLOEXEC);
+    return true;
 }
 
 }  // namespace
@@ -123,8 +141,13 @@ int main(int argc, char **argv) {
             return 0;
         }
         HttpServer server(limits, [&api](const ApiRequest &r, const Peer &p) { return api.handle(r, p); });
-        server.listenUnix(socketPath, mode);
-        fprintf(stderr, "secsfd: serving %s on %s\n", config.path.c_str(), socketPath.c_str());
+        if (activatedSocket()) {
+            server.listenOn(3);
+            fprintf(stderr, "secsfd: serving %s on the socket systemd passed\n", config.path.c_str());
+        } else {
+            server.listenUnix(socketPath, mode);
+            fprintf(stderr, "secsfd: serving %s on %s\n", config.path.c_str(), socketPath.c_str());
+        }
         server.run([&api] {
             try {
                 api.reload();

@@ -239,3 +239,19 @@ stop_server "secsfd (SIGINT)" "$pid" INT
 : >"$SOCK.not-a-socket"
 check_fails "a file that is not a socket at the socket path is not replaced" "is not a socket" \
     timeout 10 "$SECSFD" --socket "$SOCK.not-a-socket"
+
+# systemd socket activation: the socket comes as descriptor 3 (secsfd.socket).
+if command -v systemd-socket-activate >/dev/null; then
+    # It passes no environment unless asked: the token directory comes with -E.
+    systemd-socket-activate -E SOFTHSM2_CONF -l "$SOCKDIR/activated.sock" "$SECSFD" --config "$WORK/openssl.cnf" \
+        >activated.log 2>&1 &
+    pid=$!
+    at_exit "kill $pid 2>/dev/null"
+    for _ in $(seq 100); do [ -S "$SOCKDIR/activated.sock" ] && break; sleep 0.1; done
+    check "socket-activated, secsfd serves on the socket it was given" sh -c \
+        "curl -sS --max-time 20 --unix-socket '$SOCKDIR/activated.sock' http://secsfd/health | grep -q '\"entity\":\"CAE-self\"'"
+    check "  and not on secsfd-socket" test ! -e "$SOCK"
+    stop_server "socket-activated secsfd (SIGTERM)" "$pid" TERM
+else
+    skip "systemd socket activation" "no systemd-socket-activate"
+fi
