@@ -64,6 +64,17 @@ build_target fuzz_services services/json_text.cpp services/jose_key.cpp services
     services/audit_log.cpp services/access_policy.cpp -- $(pkg-config --libs libcrypto sqlite3) &
 builds="${builds:-} $!"
 
+# secsfd's request path: the daemon's API with every SE plug-in and the services it uses.
+srcs_of() {  # the .cpp files a Makefile.am lists
+    sed -n '/_SOURCES *=/,/^[^\t].*[^\\]$/p' "$top/$1/Makefile.am" | tr ' \t\\' '\n\n\n' | grep '\.cpp$' | sed "s|^|$1/|"
+}
+# shellcheck disable=SC2046
+build_target fuzz_secsfd $(srcs_of pkcs11) $(srcs_of se-plugins) daemon/api.cpp daemon/api_keys.cpp \
+    daemon/caller_map.cpp daemon/key_registry.cpp services/json_text.cpp services/jose_key.cpp services/jws.cpp \
+    services/base64url.cpp services/openssl_error.cpp services/messages.cpp services/audit_log.cpp \
+    services/access_policy.cpp -- $(pkg-config --libs p11-kit-1 libcrypto tss2-esys tss2-tctildr tss2-mu tss2-rc libpcsclite sqlite3) &
+builds="${builds:-} $!"
+
 for pid in $builds; do wait "$pid" || exit 1; done
 
 run_target fuzz_uri 8192
@@ -71,4 +82,5 @@ run_target fuzz_card 4096
 run_target fuzz_config 1024
 run_target fuzz_jose 16384
 run_target fuzz_services 16384
+run_target fuzz_secsfd 8192
 exit $failed

@@ -103,23 +103,15 @@ bool signsFor(p11::Session &s, CK_OBJECT_HANDLE priv, const PublicKey &pub) {
              EVP_DigestVerify(md, sig.data(), sig.size(), digest, sizeof digest) == 1;
         EVP_MD_CTX_free(md);
     } else if (sig.size() % 2 == 0) {
-        size_t half = sig.size() / 2;
-        ECDSA_SIG *es = ECDSA_SIG_new();
-        BIGNUM *r = BN_bin2bn(sig.data(), (int)half, nullptr), *sv = BN_bin2bn(sig.data() + half, (int)half, nullptr);
-        unsigned char *der = nullptr;
-        int derLen = -1;
-        if (es && r && sv && ECDSA_SIG_set0(es, r, sv) == 1) {
-            r = sv = nullptr;
-            derLen = i2d_ECDSA_SIG(es, &der);
+        Bytes der;
+        try {
+            der = ecdsaSigDer(sig);
+        } catch (const Error &) {
         }
-        BN_free(r);
-        BN_free(sv);
-        ECDSA_SIG_free(es);
         EVP_PKEY_CTX *vc = EVP_PKEY_CTX_new_from_pkey(nullptr, pk.get(), "provider=default");
-        ok = derLen > 0 && vc && EVP_PKEY_verify_init(vc) == 1 &&
-             EVP_PKEY_verify(vc, der, derLen, digest, sizeof digest) == 1;
+        ok = !der.empty() && vc && EVP_PKEY_verify_init(vc) == 1 &&
+             EVP_PKEY_verify(vc, der.data(), der.size(), digest, sizeof digest) == 1;
         EVP_PKEY_CTX_free(vc);
-        OPENSSL_free(der);
     }
     ERR_clear_error();
     return ok;
