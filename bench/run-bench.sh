@@ -2,7 +2,7 @@
 # make bench: a private SoftHSM token with one key per algorithm, then each
 # benchmark program. Never part of make check; results vary with the machine.
 # BENCH_ONLY="scale derive" runs only those parts (messages sign cold tpm card
-# derive memory scale).
+# derive memory secsfd scale).
 set -eu
 wanted() { [ -z "${BENCH_ONLY:-}" ] || case " $BENCH_ONLY " in *" $1 "*) true ;; *) false ;; esac; }
 build=$(cd "${1:?usage: run-bench.sh BUILD_DIR}" && pwd)
@@ -16,6 +16,7 @@ export SECSF_MODULE="$build/provider/.libs/secsf.so"
 softhsm_init "$work"
 softhsm_token bench 1234
 printf '1234\n' >"$work/pin"
+chmod 600 "$work/pin"
 secsf_conf "$work/openssl.cnf" bench "$work/pin"
 export OPENSSL_CONF="$work/openssl.cnf"
 for spec in "ec256 EC group:P-256" "ec384 EC group:P-384" "rsa RSA bits:2048"; do
@@ -33,6 +34,24 @@ if wanted sign; then "$build/bench/bench_sign"; fi
 if wanted cold; then "$build/bench/bench_sign" --cold; fi
 if wanted derive; then "$build/bench/bench_derive"; fi
 if wanted memory; then "$build/bench/bench_memory"; fi
+if wanted secsfd; then
+    # secsfd on a private socket, this user mapped, the key made through it.
+    sock=$(mktemp -d /tmp/bench-secsfd.XXXXXX)/secsfd.sock
+    cp "$OPENSSL_CONF" "$work/secsfd.cnf"
+    printf 'secsfd-socket = %s\nsecsfd-callers = uid:%s=CAE-bench\nsecsfd-state-dir = %s\nsecsfd-max-connections = 1100\n' \
+        "$sock" "$(id -u)" "$work" >>"$work/secsfd.cnf"
+    "$build/daemon/secsfd" --config "$work/secsfd.cnf" 2>"$work/secsfd.log" &
+    secsfd_pid=$!
+    for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+    uri=$(curl -sS --unix-socket "$sock" -X PUT -d '{"type": "ec"}' http://secsfd/keys/CAE-bench/ec256 |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["uri"])')
+    echo
+    # (libtool's wrapper execs secsfd: the pid is the daemon's)
+    BENCH_SECSFD_SOCK=$sock BENCH_SECSFD_PID=$secsfd_pid BENCH_SECSFD_KEY_URI=$uri "$build/bench/bench_secsfd" || true
+    kill "$secsfd_pid"
+    wait "$secsfd_pid" 2>/dev/null || true
+    rm -rf "$(dirname "$sock")"
+fi
 
 # The TPM paths: a private swtpm, one EC key wrapped and the same kind persistent.
 . "$(dirname "$0")/../tests/lib/swtpm.sh"
@@ -55,6 +74,7 @@ trap 'swtpm_stop "$work/tpm"; pcsc_stop "$work/card"' EXIT
 card_insert "$work/card" --trace "$work/card/trace"
 printf '123456\n' >"$work/card.pin"
 printf '010203040506070801020304050607080102030405060708\n' >"$work/card.mgmt"
+chmod 600 "$work/card.pin" "$work/card.mgmt"
 printf 'pcsc-reader = Virtual PCD 00 00\npcsc-pin-source = file:%s\npcsc-management-key-source = file:%s\n' \
     "$work/card.pin" "$work/card.mgmt" >>"$OPENSSL_CONF"
 openssl genpkey -propquery provider=secsf -algorithm EC -pkeyopt group:P-256 -pkeyopt secsf.uri:piv:slot=9a -out "$work/card-ec.pem"

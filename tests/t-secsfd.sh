@@ -227,14 +227,60 @@ fi
 cp "$log" edited.log
 sed -i '3s/"outcome":"[^"]*"/"outcome":"9999: forged"/' edited.log
 check_fails "an edited audit log does not verify" "record 3" "$SECSF_TOOL" audit verify --key audit.pub edited.log
-"$SECSFD" >secsfd2.log 2>&1 &
-pid=$!
-at_exit "kill $pid 2>/dev/null"
-for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+start_secsfd() {  # LOG: starts secsfd, sets pid, waits for its socket
+    "$SECSFD" >"$1" 2>&1 &
+    pid=$!
+    at_exit "kill $pid 2>/dev/null"
+    for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+}
+start_secsfd secsfd2.log
 api -X POST -d "{\"data\": \"$msg\"}" /keys/CAE-self/tls/sign | head -1 >sig2.json
 jget sig2.json signature | tr '_-' '/+' | sed 's/$/===/' | base64 -d >ec2.sig 2>/dev/null
 check "after a restart the caller's key is still its own and signs" \
     env OPENSSL_CONF=/dev/null openssl dgst -sha256 -verify tls.pub -signature ec2.sig msg.txt
+
+# kill -9 while writing: every write that was answered is there after a restart.
+cat >writer.py <<'PY'
+import http.client, socket, sys
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("secsfd", timeout=20)
+        self.unix_path = path
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.unix_path)
+c = UnixConnection(sys.argv[1])
+acked = open(sys.argv[2], "w")
+for i in range(100000):
+    try:
+        c.request("PUT", "/storage/CAE-self/w%d" % i, body=b"value-%d" % i)
+        r = c.getresponse()
+        r.read()
+    except Exception:
+        break
+    if r.status == 201:
+        acked.write("w%d\n" % i)
+        acked.flush()
+PY
+python3 writer.py "$SOCK" acked.txt &
+writer=$!
+sleep 2
+kill -9 "$pid"
+wait "$writer" 2>/dev/null
+rm -f "$SOCK"  # left by the killed process; secsfd would also replace it
+start_secsfd secsfd3.log
+check "after kill -9 secsfd starts again (the audit log's torn end dropped)" \
+    sh -c "curl -sS --unix-socket '$SOCK' http://secsfd/health | grep -q serving"
+lost=0
+n=0
+while read -r name; do
+    n=$((n + 1))
+    v=$(curl -sS --unix-socket "$SOCK" "http://secsfd/storage/CAE-self/$name")
+    [ "$v" = "value-${name#w}" ] || lost=$((lost + 1))
+done <acked.txt
+check "every one of the $n writes answered before kill -9 is there, whole" test "$n" -gt 0 -a "$lost" -eq 0
+check "  and the audit log still verifies" sh -c \
+    "curl -sS --unix-socket '$SOCK' http://secsfd/health >/dev/null && '$SECSF_TOOL' audit verify --key audit.pub state/secsfd-audit.log"
 stop_server "secsfd (SIGINT)" "$pid" INT
 : >"$SOCK.not-a-socket"
 check_fails "a file that is not a socket at the socket path is not replaced" "is not a socket" \
