@@ -112,6 +112,46 @@ expect "  delete: 200, 2002" "200 2002" "deleted" -X DELETE /keys/CAE-self/short
 expect "  then it signs no more: 404, 4004" "404 4004" "no key" -X POST -d "{\"data\": \"$msg\"}" /keys/CAE-self/short/sign
 check "  and the token holds it no more" sh -c "! pkcs11-tool --module '$SOFTHSM_MODULE' --token-label node1 --login --pin 1234 -O 2>/dev/null | grep -q 'secsfd/CAE-self/short'"
 
+# Node.js's http module (the runtime of Mobius), where there is a node.
+NODE=$(command -v node || command -v nodejs || true)
+if [ -n "$NODE" ]; then
+    cat >client.js <<'JS'
+const http = require('http'), crypto = require('crypto'), fs = require('fs');
+const [sock, pubFile] = process.argv.slice(2);
+function call(method, path, body) {
+    return new Promise((resolve, reject) => {
+        const req = http.request({socketPath: sock, method, path, headers: {'X-M2M-RI': 'node-1'}}, (res) => {
+            let data = '';
+            res.on('data', (c) => data += c);
+            res.on('end', () => resolve({status: res.statusCode, rsc: res.headers['x-m2m-rsc'], ri: res.headers['x-m2m-ri'], body: data}));
+        });
+        req.on('error', reject);
+        if (body) req.write(body);
+        req.end();
+    });
+}
+function expect(what, ok) { if (!ok) { console.log('failed: ' + what); process.exit(1); } }
+(async () => {
+    let r = await call('PUT', '/storage/CAE-self/from-node', 'node-value');
+    expect('put', r.status === 201 && r.rsc === '2001' && r.ri === 'node-1');
+    r = await call('GET', '/storage/CAE-self/from-node');
+    expect('get', r.status === 200 && r.body === 'node-value');
+    const msg = Buffer.from('signed for node');
+    r = await call('POST', '/keys/CAE-self/tls/sign', JSON.stringify({data: msg.toString('base64url')}));
+    expect('sign', r.status === 200);
+    const sig = Buffer.from(JSON.parse(r.body).signature, 'base64url');
+    expect('verify', crypto.verify('sha256', msg, fs.readFileSync(pubFile), sig));
+    r = await call('GET', '/storage/CAE-meter/credential');
+    expect('refused', r.status === 403 && r.rsc === '4103');
+    console.log('ok');
+})().catch((e) => { console.log('failed: ' + e); process.exit(1); });
+JS
+    check "Node.js http: stores, reads, signs with a token key (verified by Node's crypto), is refused another's data" \
+        sh -c "'$NODE' client.js '$SOCK' tls.pub | grep -qx ok"
+else
+    skip "a Node.js client" "no node on this machine"
+fi
+
 # Python's standard library, one keep-alive connection; raw bytes for what curl will not send.
 cat >client.py <<'PY'
 import http.client, json, socket, sys, time
