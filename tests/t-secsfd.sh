@@ -112,6 +112,16 @@ expect "  delete: 200, 2002" "200 2002" "deleted" -X DELETE /keys/CAE-self/short
 expect "  then it signs no more: 404, 4004" "404 4004" "no key" -X POST -d "{\"data\": \"$msg\"}" /keys/CAE-self/short/sign
 check "  and the token holds it no more" sh -c "! pkcs11-tool --module '$SOFTHSM_MODULE' --token-label node1 --login --pin 1234 -O 2>/dev/null | grep -q 'secsfd/CAE-self/short'"
 
+# The secsf command with secsfd-socket configured: a client of secsfd.
+secsf() { "$SECSF_TOOL" "$@"; }
+check "secsf storage get goes through secsfd" sh -c "'$SECSF_TOOL' storage get --owner CAE-self credential | grep -qx kpsa-of-self"
+check_fails "  and --as is sent as X-M2M-Origin, refused unless it is the caller" "is not the caller" \
+    secsf --as CAE-meter storage get --owner CAE-meter credential
+check "secsf key gen --label makes a key owned by the caller" sh -c "'$SECSF_TOOL' key gen --label cli-key | grep -q 'object=secsfd%2FCAE-self%2Fcli-key'"
+check "secsf key list shows the caller's keys" sh -c "'$SECSF_TOOL' key list | grep -q '^cli-key '"
+check "secsf --json se list, through secsfd" sh -c "'$SECSF_TOOL' --json se list | grep -q 'logged in'"
+check "secsf --direct uses the SEs themselves" sh -c "'$SECSF_TOOL' --direct storage get --owner CAE-self credential | grep -qx kpsa-of-self"
+
 # Node.js's http module (the runtime of Mobius), where there is a node.
 NODE=$(command -v node || command -v nodejs || true)
 if [ -n "$NODE" ]; then
@@ -220,6 +230,14 @@ if [ "$ME" = 0 ] && command -v setpriv >/dev/null; then
     check "  nor by claiming to be CAE-self in X-M2M-Origin" sh -c "$(declare -f as); as 65534 curl -sS \
         --unix-socket '$SOCK' -H 'X-M2M-Origin: CAE-self' http://secsfd/storage/CAE-self/credential | grep -q 'is not the caller'"
     as 4242 curl -sS -i --unix-socket "$SOCK" http://secsfd/health >unmapped.txt 2>&1
+    if as 65534 test -x "$SECSF_TOOL" -a -r openssl.cnf; then
+        check "uid 65534, who cannot read the token's PIN, uses secsf through secsfd" sh -c "$(declare -f as); \
+            as 65534 '$SECSF_TOOL' storage get --owner CAE-meter credential | grep -qx meter-data"
+        check_fails "  and is refused CAE-self's data by secsfd, exit 3" "may not storage.get CAE-self/credential" \
+            as 65534 "$SECSF_TOOL" storage get --owner CAE-self credential
+    else
+        skip "secsf as uid 65534" "the build tree is not open to other users"
+    fi
     check "an unmapped uid is refused (4103), and told how to be mapped" sh -c \
         "grep -q 'uid 4242 (gid 4242) is not mapped' unmapped.txt && grep -q '^X-M2M-RSC: 4103' unmapped.txt"
     # SIGHUP: a rule lets CAE-meter read CAE-self's credential.

@@ -30,6 +30,8 @@ struct Denied : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+class SecsfdClient;
+
 struct Context {
     std::string configPath;  // --config
     ConfigFile config;
@@ -38,8 +40,10 @@ struct Context {
     bool json = false;
     std::string entity;  // --as (empty: see entityFor)
     svc::AccessPolicy policy;
+    bool direct = false;                   // --direct: the SEs themselves, even where secsfd is configured
+    std::shared_ptr<SecsfdClient> daemon;  // set when secsfd-socket is configured (and not --direct)
 
-    void load();  // config, registry, policy; throws Error(Config)
+    void load();  // config, registry, policy, secsfd; throws Error(Config)
     // Throws Denied naming the rule unless the policy allows it.
     void authorize(const std::string &function, const std::string &object, const std::string &owner) const;
     std::string entityFor(const std::string &owner) const;

@@ -7,6 +7,7 @@
 
 #include "../se-plugins/registry_config.h"
 #include "cli.h"
+#include "secsfd_client.h"
 #include "secsf/error.h"
 #include "secsf/identifier.h"
 
@@ -20,6 +21,8 @@ void Context::load() {
         registryError = e.what();
     }
     policy = svc::AccessPolicy::configured(config.get("access-policy"), config.get("access-policy-signer"));
+    if (!direct && !config.get("secsfd-socket").empty())
+        daemon = std::make_shared<SecsfdClient>(config.get("secsfd-socket"), entity);
 }
 
 std::string Context::entityFor(const std::string &owner) const {

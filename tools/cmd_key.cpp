@@ -7,6 +7,7 @@
 
 #include "../se-plugins/public_key.h"
 #include "cli.h"
+#include "secsfd_client.h"
 #include "secsf/error.h"
 
 namespace secsf::cli {
@@ -123,11 +124,62 @@ int remove(Context &c, const Args &a) {
     return kOk;
 }
 
+// Through secsfd, keys are the caller's (or --owner's) and named, never chosen by URI.
+int keyThroughSecsfd(Context &c, const std::string &op, const Args &a) {
+    Options o = parseOptions(a, {"se", "level", "type", "curve", "bits", "label", "owner"}, {"yes"});
+    std::string owner = o.has("owner") ? o.get("owner") : c.daemon->entity();
+    std::string base = "/keys/" + SecsfdClient::segment(owner);
+    if (op == "list") {
+        Json j = c.daemon->call("GET", base);
+        if (c.json) {
+            printf("%s\n", j["keys"].dump(2).c_str());
+        } else {
+            for (const Json &k : j["keys"])
+                printf("%-16s %-8s %-8s %s\n", k["name"].get<std::string>().c_str(), k["se"].get<std::string>().c_str(),
+                       k["type"].get<std::string>().c_str(), k["uri"].get<std::string>().c_str());
+        }
+        return kOk;
+    }
+    std::string name = op == "gen" ? o.get("label") : (o.rest.size() == 1 ? o.rest[0] : "");
+    if (name.empty())
+        throw UsageError(op == "gen" ? "through secsfd a key needs a name: --label NAME" : "secsf key " + op + " NAME");
+    std::string target = base + "/" + SecsfdClient::segment(name);
+    if (op == "gen") {
+        Json req = {{"type", o.get("type", "ec")}};
+        if (o.has("curve")) req["curve"] = o.get("curve");
+        if (o.has("bits")) req["bits"] = std::atoi(o.get("bits").c_str());
+        if (o.has("se")) req["se"] = o.get("se");
+        if (o.has("level")) req["level"] = std::atoi(o.get("level").c_str());
+        Json j = c.daemon->call("PUT", target, req.dump());
+        if (c.json) printf("%s\n", Json{{"uri", j["uri"]}, {"se", j["se"]}, {"type", j["type"]}, {"name", name}}.dump(2).c_str());
+        else printf("%s\n", j["uri"].get<std::string>().c_str());
+        return kOk;
+    }
+    if (op == "show") {
+        Json j = c.daemon->call("GET", target);
+        if (c.json) printf("%s\n", j.dump(2).c_str());
+        else
+            printf("name:        %s/%s\nuri:         %s\nse:          %s\ntype:        %s\n%s", owner.c_str(), name.c_str(),
+                   j["uri"].get<std::string>().c_str(), j["se"].get<std::string>().c_str(), j["type"].get<std::string>().c_str(),
+                   j["publicKey"].get<std::string>().c_str());
+        return kOk;
+    }
+    if (op == "delete") {
+        if (!o.has("yes")) throw UsageError("deleting a key cannot be undone: add --yes to confirm");
+        c.daemon->call("DELETE", target);
+        if (c.json) printf("%s\n", Json{{"deleted", owner + "/" + name}}.dump().c_str());
+        else printf("deleted %s/%s\n", owner.c_str(), name.c_str());
+        return kOk;
+    }
+    throw UsageError("unknown key subcommand '" + op + "'");
+}
+
 }  // namespace
 
 int cmdKey(Context &c, const Args &a) {
     if (a.empty()) throw UsageError("secsf key gen|list|show|delete ...");
     Args rest(a.begin() + 1, a.end());
+    if (c.daemon) return keyThroughSecsfd(c, a[0], rest);
     if (a[0] == "gen") return gen(c, rest);
     if (a[0] == "list") return list(c, rest);
     if (a[0] == "show") return show(c, rest);

@@ -4,6 +4,7 @@
 
 #include "../se-plugins/se_report.h"
 #include "cli.h"
+#include "secsfd_client.h"
 #include "secsf/error.h"
 
 namespace secsf::cli {
@@ -11,8 +12,8 @@ namespace secsf::cli {
 int cmdSe(Context &c, const Args &a) {
     if (a.empty() || a[0] != "list") throw UsageError("secsf se list [--json]");
     parseOptions(Args(a.begin() + 1, a.end()), {}, {});
-    if (!c.registryError.empty()) throw Error(Reason::Config, c.registryError);
-    Json out = seReport(c.registry);
+    if (!c.daemon && !c.registryError.empty()) throw Error(Reason::Config, c.registryError);
+    Json out = c.daemon ? c.daemon->call("GET", "/se") : seReport(c.registry);
     if (c.json) {
         printf("%s\n", out.dump(2).c_str());
         return kOk;
@@ -36,8 +37,8 @@ int cmdSe(Context &c, const Args &a) {
 
 int cmdFunctions(Context &c, const Args &a) {
     parseOptions(a, {}, {});
-    if (!c.registryError.empty()) throw Error(Reason::Config, c.registryError);
-    Json out = functionReport(c.registry, c.config.get("function-levels"));
+    if (!c.daemon && !c.registryError.empty()) throw Error(Reason::Config, c.registryError);
+    Json out = c.daemon ? c.daemon->call("GET", "/functions") : functionReport(c.registry, c.config.get("function-levels"));
     if (c.json) {
         printf("%s\n", out.dump(2).c_str());
         return kOk;

@@ -97,7 +97,9 @@ const char *helpText(const std::string &command) {
            "options:\n"
            "  --config FILE   the openssl.cnf to read (default: $OPENSSL_CONF, else OpenSSL's own)\n"
            "  --json          machine-readable output\n"
-           "  --as ENTITY     the AE-ID or CSE-ID the access policy checks (default: $SECSF_ENTITY)\n"
+           "  --as ENTITY     the AE-ID or CSE-ID the access policy checks (default: $SECSF_ENTITY);\n"
+           "                  through secsfd, sent as X-M2M-Origin and refused unless it is you\n"
+           "  --direct        use the SEs themselves even where secsfd-socket is configured\n"
            "  --help          this text; `secsf COMMAND --help` for a command\n"
            "  --version       the version\n"
            "\n"
@@ -106,6 +108,9 @@ const char *helpText(const std::string &command) {
            "tpm2-auth-sources, pcsc-reader, pcsc-pin-source,\n"
            "pcsc-management-key-source, default-se, access-policy, access-policy-signer,\n"
            "function-levels, and the *-se-name / *-security-level of each SE (see secsf(1)).\n"
+           "With secsfd-socket set, se list, functions, key and storage go through secsfd,\n"
+           "as the caller the kernel identifies (keys are then named: key gen --label NAME,\n"
+           "key show|delete NAME).\n"
            "\n"
            "exit status: 0 success, 1 failure (reason on standard error), 2 usage, 3 refused by\n"
            "the access policy.\n";
@@ -138,6 +143,7 @@ int main(int argc, char **argv) {
     for (; i < args.size() && args[i].compare(0, 2, "--") == 0; i++) {
         const std::string &a = args[i];
         if (a == "--json") c.json = true;
+        else if (a == "--direct") c.direct = true;
         else if (a == "--help") return printf("%s", helpText("")), kOk;
         else if (a == "--version") return printf("secsf %s\n", PACKAGE_VERSION), kOk;
         else if ((a == "--config" || a == "--as") && i + 1 < args.size()) (a == "--config" ? c.configPath : c.entity) = args[++i];
