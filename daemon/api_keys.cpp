@@ -5,8 +5,15 @@
 // /keys/OWNER/NAME/sign: POST {"data": base64url, "digest": "SHA256", "padding":
 //   "pkcs1"|"pss"} signs inside the SE; the signature comes back base64url (ECDSA as
 //   DER, as OpenSSL and X.509 use it).
+// /keys/OWNER/NAME/decrypt: POST {"data", "padding": "oaep"|"pkcs1", "digest": "SHA1"
+//   (OAEP's, the default) or SHA256...} with an RSA key.
+// /keys/OWNER/NAME/derive: POST {"peer": PEM, "kdf": "HKDF"|"X963KDF", "digest", "salt",
+//   "info", "length"}: ECDH in the SE and the KDF; the shared secret is never answered.
 // The caller that makes a key is its owner; the policy decides on OWNER/NAME.
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/pem.h>
 #include <openssl/objects.h>
 
 #include "../se-plugins/public_key.h"
@@ -48,6 +55,97 @@ const EVP_MD *digestNamed(const std::string &name) {
     throw Error(Reason::BadInput, "digest must be SHA256, SHA384 or SHA512");
 }
 
+svc::Json signWith(SeKey &key, const svc::Json &body) {
+    svc::Bytes data = svc::unb64url(svc::member(body, "data"));
+    SignRequest sr;
+    KeyType type = key.keyType();
+    if (type == KeyType::ED25519) {
+        sr.scheme = SignScheme::EdDsa;
+        sr.data.assign(data.begin(), data.end());
+    } else {
+        const EVP_MD *md = digestNamed(svc::optMember(body, "digest", "SHA256"));
+        sr.digestNid = EVP_MD_get_type(md);
+        sr.data.resize((size_t)EVP_MD_get_size(md));
+        unsigned len = 0;
+        if (EVP_Digest(data.data(), data.size(), sr.data.data(), &len, md, nullptr) != 1)
+            throw Error(Reason::Generic, "cannot hash the data");
+        if (type == KeyType::RSA) {
+            std::string padding = svc::optMember(body, "padding", "pkcs1");
+            if (padding == "pss") {
+                sr.scheme = SignScheme::RsaPss;
+                sr.saltLen = EVP_MD_get_size(md);
+                sr.mgf1Nid = sr.digestNid;
+            } else if (padding == "pkcs1") {
+                sr.scheme = SignScheme::RsaPkcs1;
+            } else {
+                throw Error(Reason::BadInput, "padding must be pkcs1 or pss");
+            }
+        }
+    }
+    Bytes sig = key.sign(sr);
+    if (type == KeyType::EC) sig = ecdsaSigDer(sig);
+    return {{"signature", svc::b64url(sig.data(), sig.size())}};
+}
+
+// {"data": base64url, "padding": "oaep"|"pkcs1", "digest": "SHA1"|"SHA256"|...} with an RSA key.
+svc::Json decryptWith(SeKey &key, const svc::Json &body) {
+    if (key.keyType() != KeyType::RSA) throw Error(Reason::Unsupported, "only RSA keys decrypt");
+    svc::Bytes data = svc::unb64url(svc::member(body, "data"));
+    DecryptRequest req;
+    std::string padding = svc::optMember(body, "padding", "oaep");
+    if (padding == "oaep") {
+        req.padding = DecryptRequest::Oaep;
+        // OpenSSL's default, and the only one some tokens (SoftHSM) do.
+        std::string digest = svc::optMember(body, "digest", "SHA1");
+        req.oaepDigestNid = digest == "SHA1" ? NID_sha1 : EVP_MD_get_type(digestNamed(digest));
+    } else if (padding == "pkcs1") {
+        req.padding = DecryptRequest::Pkcs1;
+    } else {
+        throw Error(Reason::BadInput, "padding must be oaep or pkcs1");
+    }
+    SecureBytes plain = key.decrypt(req, Bytes(data.begin(), data.end()));
+    return {{"plaintext", svc::b64url(plain.data(), plain.size())}};
+}
+
+// {"peer": public key PEM, "kdf": "HKDF"|"X963KDF", "digest", "salt", "info" (base64url),
+// "length"}: ECDH in the SE, then the KDF here; the shared secret never leaves secsfd.
+svc::Json deriveWith(SeKey &key, const svc::Json &body) {
+    if (key.keyType() != KeyType::EC) throw Error(Reason::Unsupported, "only EC keys derive (ECDH)");
+    std::string pem = svc::member(body, "peer");
+    std::unique_ptr<BIO, decltype(&BIO_free)> b(BIO_new_mem_buf(pem.data(), (int)pem.size()), BIO_free);
+    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> peer(
+        PEM_read_bio_PUBKEY_ex(b.get(), nullptr, nullptr, nullptr, nullptr, "provider=default"), EVP_PKEY_free);
+    if (!peer) throw Error(Reason::BadInput, "peer is not a PEM public key");
+    PublicKey pp = publicKeyFromEvp(peer.get());
+    if (pp.type != KeyType::EC || pp.group != key.publicKey().group)
+        throw Error(Reason::BadInput, "the peer's key is not on the curve of " + key.uri());
+    std::string kdf = svc::optMember(body, "kdf", "HKDF");
+    if (kdf != "HKDF" && kdf != "X963KDF") throw Error(Reason::BadInput, "kdf must be HKDF or X963KDF");
+    const EVP_MD *md = digestNamed(svc::optMember(body, "digest", "SHA256"));
+    int64_t length = body.contains("length") ? svc::intMember(body, "length") : 32;
+    if (length < 16 || length > 64) throw Error(Reason::BadInput, "length must be from 16 to 64 bytes");
+    svc::Bytes salt = svc::unb64url(svc::optMember(body, "salt")), info = svc::unb64url(svc::optMember(body, "info"));
+    SecureBytes z = key.derive(pp.ecPoint);
+    std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> k(EVP_KDF_fetch(nullptr, kdf.c_str(), "provider=default"), EVP_KDF_free);
+    std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> c(k ? EVP_KDF_CTX_new(k.get()) : nullptr, EVP_KDF_CTX_free);
+    std::string mdName = EVP_MD_get0_name(md);
+    OSSL_PARAM params[5];
+    int n = 0;
+    params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, mdName.data(), 0);
+    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, z.data(), z.size());
+    if (kdf == "HKDF") {
+        params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt.data(), salt.size());
+        params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size());
+    } else {
+        params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size());
+    }
+    params[n] = OSSL_PARAM_construct_end();
+    SecureBytes out((size_t)length);
+    if (!c || EVP_KDF_derive(c.get(), out.data(), out.size(), params) != 1)
+        throw Error(Reason::Generic, "the key derivation failed");
+    return {{"derived", svc::b64url(out.data(), out.size())}, {"kdf", kdf}};
+}
+
 }  // namespace
 
 Found Api::keyOf(const KeyRecord &r) const {
@@ -67,8 +165,8 @@ Found Api::keyOf(const KeyRecord &r) const {
 ApiResponse Api::keys(Call &call) const {
     const std::string &m = call.req.method;
     const auto &p = call.path;
-    if (p.size() < 2 || p.size() > 4 || (p.size() == 4 && p[3] != "sign"))
-        throw Rejected{404, 4004, "key resources are /keys/OWNER, /keys/OWNER/NAME and /keys/OWNER/NAME/sign"};
+    if (p.size() < 2 || p.size() > 4 || (p.size() == 4 && p[3] != "sign" && p[3] != "decrypt" && p[3] != "derive"))
+        throw Rejected{404, 4004, "key resources are /keys/OWNER, /keys/OWNER/NAME and /keys/OWNER/NAME/sign|decrypt|derive"};
     const std::string &owner = p[1];
     checkIdentifier("owner", owner);
     if (p.size() == 2) {
@@ -82,41 +180,17 @@ ApiResponse Api::keys(Call &call) const {
     checkStorageName(name);  // the same rules: no '/', no control characters
     std::string object = owner + "/" + name;
     if (p.size() == 4) {
-        if (m != "POST") throw Rejected{405, 4005, "/keys/OWNER/NAME/sign takes POST, not " + m};
-        call.authorize("key.sign", object, owner);
+        const std::string &op = p[3];
+        if (m != "POST") throw Rejected{405, 4005, "/keys/OWNER/NAME/" + op + " takes POST, not " + m};
+        call.authorize("key." + op, object, owner);
         auto rec = keys_->find(owner, name);
         if (!rec) throw Error(Reason::NotFound, "no key " + object);
-        svc::Json body = svc::parseObject(Bytes(call.req.body.begin(), call.req.body.end()), "the sign request");
-        svc::Bytes data = svc::unb64url(svc::member(body, "data"));
+        svc::Json body = svc::parseObject(Bytes(call.req.body.begin(), call.req.body.end()), "the request");
         Found f = keyOf(*rec);
-        SignRequest sr;
-        KeyType type = f.privateKey->keyType();
-        if (type == KeyType::ED25519) {
-            sr.scheme = SignScheme::EdDsa;
-            sr.data.assign(data.begin(), data.end());
-        } else {
-            const EVP_MD *md = digestNamed(svc::optMember(body, "digest", "SHA256"));
-            sr.digestNid = EVP_MD_get_type(md);
-            sr.data.resize((size_t)EVP_MD_get_size(md));
-            unsigned len = 0;
-            if (EVP_Digest(data.data(), data.size(), sr.data.data(), &len, md, nullptr) != 1)
-                throw Error(Reason::Generic, "cannot hash the data");
-            if (type == KeyType::RSA) {
-                std::string padding = svc::optMember(body, "padding", "pkcs1");
-                if (padding == "pss") {
-                    sr.scheme = SignScheme::RsaPss;
-                    sr.saltLen = EVP_MD_get_size(md);
-                    sr.mgf1Nid = sr.digestNid;
-                } else if (padding == "pkcs1") {
-                    sr.scheme = SignScheme::RsaPkcs1;
-                } else {
-                    throw Error(Reason::BadInput, "padding must be pkcs1 or pss");
-                }
-            }
-        }
-        Bytes sig = f.privateKey->sign(sr);
-        if (type == KeyType::EC) sig = ecdsaSigDer(sig);
-        return jsonResponse(200, 2000, {{"key", object}, {"signature", svc::b64url(sig.data(), sig.size())}});
+        svc::Json out = op == "sign" ? signWith(*f.privateKey, body) : op == "decrypt" ? decryptWith(*f.privateKey, body)
+                                                                                        : deriveWith(*f.privateKey, body);
+        out["key"] = object;
+        return jsonResponse(200, 2000, out);
     }
     if (m == "PUT") {
         call.authorize("key.gen", object, owner);

@@ -102,8 +102,31 @@ api -X POST -d "{\"data\": \"$msg\", \"digest\": \"SHA384\", \"padding\": \"pss\
 jget rsig.json signature | tr '_-' '/+' | sed 's/$/===/' | base64 -d >rsa.sig 2>/dev/null
 check "an RSA-PSS SHA-384 signature verifies under the default provider" env OPENSSL_CONF=/dev/null openssl dgst -sha384 \
     -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest -verify rsa.pub -signature rsa.sig msg.txt
+# Decryption (RSA OAEP) and ECDH + KDF inside the token, checked against the peers' side.
+printf 'a session key for the node' >secret.txt
+OPENSSL_CONF=/dev/null openssl pkeyutl -encrypt -pubin -inkey rsa.pub -pkeyopt rsa_padding_mode:oaep \
+    -in secret.txt -out secret.enc
+api -X POST -d "{\"data\": \"$(b64url <secret.enc)\", \"padding\": \"oaep\"}" \
+    /keys/CAE-self/rsa/decrypt | head -1 >plain.json
+check "RSA-OAEP decryption in the token gives the plaintext back" sh -c \
+    "python3 -c 'import json,base64,sys; v=json.load(open(\"plain.json\"))[\"plaintext\"]; sys.stdout.buffer.write(base64.urlsafe_b64decode(v+\"==\"))' | cmp - secret.txt"
+OPENSSL_CONF=/dev/null openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out peer.pem
+OPENSSL_CONF=/dev/null openssl pkey -in peer.pem -pubout -out peer.pub
+python3 -c 'import json; print(json.dumps({"peer": open("peer.pub").read(), "kdf": "HKDF", "salt": "c2FsdA", "info": "b25lTTJN", "length": 32}))' >derive.json
+api -X POST --data-binary @derive.json /keys/CAE-self/tls/derive | head -1 >derived.json
+OPENSSL_CONF=/dev/null openssl pkeyutl -derive -inkey peer.pem -peerkey tls.pub -out z.bin
+z=$(od -An -tx1 -v z.bin | tr -d ' \n')
+want=$(OPENSSL_CONF=/dev/null openssl kdf -keylen 32 -kdfopt digest:SHA256 -kdfopt "hexkey:$z" \
+    -kdfopt hexsalt:73616c74 -kdfopt hexinfo:6f6e654d324d HKDF | tr -d ':\n' | tr 'A-F' 'a-f')
+got=$(python3 -c 'import json,base64; print(base64.urlsafe_b64decode(json.load(open("derived.json"))["derived"]+"==").hex())')
+check "ECDH in the token + HKDF: the key the peer derives on its side" test -n "$want" -a "$want" = "$got"
+check "  and the shared secret itself is in no answer" sh -c "! grep -q '$(b64url <z.bin)' derived.json"
+expect "a peer key on another curve is refused" "400 4000" "curve" -X POST \
+    -d "$(OPENSSL_CONF=/dev/null openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 2>/dev/null |
+        OPENSSL_CONF=/dev/null openssl pkey -pubout | python3 -c 'import json,sys; print(json.dumps({"peer": sys.stdin.read()}))')" \
+    /keys/CAE-self/tls/derive
 expect "a sign request with data of the wrong JSON type: 400" "400 4000" "data" -X POST -d '{"data": 5}' /keys/CAE-self/tls/sign
-expect "a sign request that is not JSON: 400" "400 4000" "sign request" -X POST -d 'data=1' /keys/CAE-self/tls/sign
+expect "a sign request that is not JSON: 400" "400 4000" "request" -X POST -d 'data=1' /keys/CAE-self/tls/sign
 expect "an unknown key type: 400" "400 4000" "type must be" -X PUT -d '{"type": "dsa"}' /keys/CAE-self/x
 expect "a key for another owner is not made" "403 4103" "may not key.gen CAE-meter/tls" \
     -X PUT -d '{"type": "ec"}' /keys/CAE-meter/tls
