@@ -1,6 +1,6 @@
 // /keys/OWNER: GET lists the keys secsfd made for OWNER.
 // /keys/OWNER/NAME: PUT makes a key in an SE (JSON body: type ec|rsa|ed25519, curve,
-//   bits; se or level to choose the SE), GET shows it (URI, SE, public key), DELETE
+//   bits; se, level or where — a card slot, TPM handle — to choose), GET shows it (URI, SE, public key), DELETE
 //   deletes it from the SE.
 // /keys/OWNER/NAME/sign: POST {"data": base64url, "digest": "SHA256", "padding":
 //   "pkcs1"|"pss"} signs inside the SE; the signature comes back base64url (ECDSA as
@@ -198,8 +198,14 @@ ApiResponse Api::keys(Call &call) const {
                                                : svc::parseObject(Bytes(call.req.body.begin(), call.req.body.end()), "the key request");
         KeyGenRequest req = genRequestFrom(body);
         std::string seName = svc::optMember(body, "se");
-        SePlugin &se = body.contains("level") ? registry_.byLevel((int)svc::intMember(body, "level"))
-                                              : registry_.able(CapKeyGen, "make keys", seName);
+        // A place inside a configured SE (a card slot, a TPM handle, a token): the
+        // plug-in refuses one that holds a key with a certificate, so nobody else's.
+        req.where = svc::optMember(body, "where");
+        SePlugin &se = !req.where.empty()        ? registry_.forUri(req.where)
+                       : body.contains("level") ? registry_.byLevel((int)svc::intMember(body, "level"))
+                                                : registry_.able(CapKeyGen, "make keys", seName);
+        if (!seName.empty() && se.name() != seName)
+            throw Error(Reason::BadInput, "where names a place in SE '" + se.name() + "', not in '" + seName + "'");
         if (!(se.capabilities() & CapKeyGen)) throw Error(Reason::Unsupported, "SE '" + se.name() + "' cannot make keys");
         req.label = "secsfd/" + object;
         if (!keys_->reserve(owner, name))
