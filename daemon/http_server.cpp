@@ -48,6 +48,7 @@ struct HttpServer::Impl {
     std::function<void()> onHangup;
     std::atomic<bool> stopping{false};
     std::atomic<bool> finished{false};  // run() has returned: nothing more is posted
+    std::atomic<long long> lastRefusalLog{0};  // steady-clock ticks
     // Declared before the io_context: sessions its destructor frees still find them.
     std::mutex mu;  // below
     std::map<Session *, std::weak_ptr<Session>> sessions;
@@ -55,6 +56,7 @@ struct HttpServer::Impl {
     std::optional<Local::acceptor> acceptor;
     net::signal_set signals{ioc};
     net::steady_timer grace{ioc};
+    net::steady_timer retry{ioc};  // accepting again after an error
 
     void accept();
     void waitForSignal();
@@ -188,7 +190,14 @@ void HttpServer::Impl::accept() {
     acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, Local::socket sock) {
         if (stopping) return;
         if (ec) {
-            fprintf(stderr, "secsfd: accept: %s\n", ec.message().c_str());
+            // Out of descriptors (or memory): let connections end before trying again
+            // instead of spinning on the error.
+            fprintf(stderr, "secsfd: cannot accept a connection: %s; trying again in 0.2 s\n", ec.message().c_str());
+            retry.expires_after(std::chrono::milliseconds(200));
+            retry.async_wait([this](beast::error_code e) {
+                if (!e && !stopping) accept();
+            });
+            return;
         } else {
             std::shared_ptr<Session> s;
             {
@@ -198,11 +207,16 @@ void HttpServer::Impl::accept() {
                     sessions[s.get()] = s;
                 }
             }
-            if (s)
+            if (s) {
                 net::post(s->stream.get_executor(), [s] { s->start(); });
-            else
-                fprintf(stderr, "secsfd: refused a connection: %zu are open (secsfd-max-connections)\n",
-                        limits.maxConnections);
+            } else {
+                // Closed at once; said at most once a second, whatever the flood.
+                auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+                auto last = lastRefusalLog.load();
+                if (now - last > 1000000000LL && lastRefusalLog.compare_exchange_strong(last, now))
+                    fprintf(stderr, "secsfd: refusing connections: %zu are open (secsfd-max-connections)\n",
+                            limits.maxConnections);
+            }
         }
         accept();
     });
@@ -227,6 +241,7 @@ void HttpServer::Impl::beginStop() {
     if (stopping.exchange(true)) return;
     beast::error_code ec;
     acceptor->close(ec);
+    retry.cancel();
     if (!socketPath.empty()) unlink(socketPath.c_str());
     std::vector<std::shared_ptr<Session>> live;
     {

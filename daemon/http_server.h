@@ -14,7 +14,7 @@
 namespace secsf::daemon {
 
 struct Limits {
-    size_t maxConnections = 256;
+    size_t maxConnections = 1024;
     size_t maxHeaderBytes = 8 * 1024;
     size_t maxBodyBytes = 1024 * 1024;
     int requestSeconds = 30;  // to receive one whole request, and to idle between requests

@@ -1,6 +1,7 @@
 // secsfd: the Security CSF as a service. It holds the Secure Environments' credentials
 // and serves the Security CSF API on a unix socket to callers the kernel identifies.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,7 +44,7 @@ const char kHelp[] =
     "                             do what is decided by secsfd-callers and the policy\n"
     "  secsfd-callers             uid:N=ID, user:NAME=ID, gid:N=ID, group:NAME=ID, ...\n"
     "                             (a uid entry wins over a gid entry)\n"
-    "  secsfd-max-connections     default 256\n"
+    "  secsfd-max-connections     default 1024\n"
     "  secsfd-max-header-bytes    default 8192\n"
     "  secsfd-max-body-bytes      default 1048576\n"
     "  secsfd-request-timeout     seconds to send one request, default 30\n"
@@ -129,6 +130,12 @@ int main(int argc, char **argv) {
     // The secsf provider (for the audit log's key, and TLS keys) loads from the same
     // file: OpenSSL reads OPENSSL_CONF when it first initialises.
     if (!configPath.empty()) setenv("OPENSSL_CONF", configPath.c_str(), 1);
+    // One descriptor per connection: as many as the hard limit allows.
+    struct rlimit nofile {};
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     try {
         ConfigFile config = loadConfig(configPath);
         if (socketPath.empty()) socketPath = config.get("secsfd-socket");

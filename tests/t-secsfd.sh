@@ -16,6 +16,7 @@ secsfd-socket = $SOCK
 secsfd-callers = uid:$ME=CAE-self, uid:65534=CAE-meter
 secsfd-max-body-bytes = 65536
 secsfd-request-timeout = 2
+secsfd-max-connections = 20
 secsfd-state-dir = $WORK/state
 access-policy = $WORK/policy.json
 CONF
@@ -199,7 +200,10 @@ def raw(data, wait=0):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(20)
     s.connect(sys.argv[1])
-    s.sendall(data)
+    try:
+        s.sendall(data)
+    except OSError:  # closed by the server already
+        return b""
     time.sleep(wait)
     out = b""
     try:
@@ -227,6 +231,21 @@ elif what == "garbage":
     out = raw(b"THIS IS NOT HTTP\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 400"), out
     print("ok")
+elif what == "limit":
+    held = []
+    for i in range(20):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(sys.argv[1])
+        held.append(s)
+    time.sleep(0.3)
+    extra = raw(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert extra == b"", extra
+    for s in held:
+        s.close()
+    time.sleep(0.3)
+    out = raw(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 200"), out
+    print("ok")
 elif what == "slow":
     t = time.time()
     out = raw(b"GET /health HTTP/1.1\r\nHost: x\r\n", wait=0)
@@ -235,6 +254,8 @@ elif what == "slow":
 PY
 check "Python http.client: five puts and gets on one keep-alive connection" sh -c "python3 client.py '$SOCK' keepalive | grep -qx ok"
 check "malformed HTTP gets a 400, not a crash" sh -c "python3 client.py '$SOCK' garbage | grep -qx ok"
+check "over secsfd-max-connections a connection is closed at once; served again when others end" \
+    sh -c "python3 client.py '$SOCK' limit | grep -qx ok"
 check "a client that never finishes its request is dropped after secsfd-request-timeout" \
     sh -c "python3 client.py '$SOCK' slow | grep -qx ok"
 check "secsfd still serves" sh -c "curl -sS --unix-socket '$SOCK' http://secsfd/health | grep -q serving"
