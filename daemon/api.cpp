@@ -98,8 +98,15 @@ std::shared_ptr<const CallerMap> Api::callers() const {
 
 ApiResponse Api::handle(const ApiRequest &req, const Peer &peer) const {
     ApiResponse resp;
-    auto entity = callers()->entityFor(peer.uid, peer.gid);
+    std::optional<std::string> entity;
+    if (!peer.tls) entity = callers()->entityFor(peer.uid, peer.gid);
+    else if (peer.certificateIds.size() == 1) entity = peer.certificateIds[0];
     try {
+        if (peer.tls && peer.certificateIds.size() != 1)
+            throw Refused{peer.certificateIds.empty()
+                              ? "the client certificate names no AE-ID or CSE-ID (a URI in its subjectAltName)"
+                              : "the client certificate names several identities; secsfd takes one"};
+        if (peer.tls) checkIdentifier("entity id in the client certificate", *entity);
         if (!entity)
             throw Refused{"uid " + std::to_string(peer.uid) + " (gid " + std::to_string(peer.gid) +
                           ") is not mapped to an AE-ID or CSE-ID: add it to secsfd-callers"};
@@ -149,7 +156,8 @@ ApiResponse Api::handle(const ApiRequest &req, const Peer &peer) const {
             auto j = svc::parseJson(resp.body);
             if (j.is_object() && j.contains("error") && j["error"].is_string()) outcome += ": " + j["error"].get<std::string>();
         }
-        audit_->append({"in", entity ? *entity : "uid " + std::to_string(peer.uid), req.method.substr(0, 16) + " " + target,
+        std::string who = entity ? *entity : peer.tls ? "a client certificate without one identity" : "uid " + std::to_string(peer.uid);
+        audit_->append({"in", who.substr(0, 1024), req.method.substr(0, 16) + " " + target,
                         Bytes(target.begin(), target.end()), outcome});
     } catch (const std::exception &e) {
         resp = failure(503, 5000, std::string("not answered: the audit log did not take the record (") + e.what() + ")");

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "../se-plugins/config_file.h"
 #include "../se-plugins/registry.h"
@@ -34,11 +35,14 @@ struct ApiResponse {
     std::map<std::string, std::string> headers;  // X-M2M-RI and the like
 };
 
-// Who is calling, as the kernel said: the connecting process's credentials.
+// Who is calling: on the unix socket the connecting process's credentials, as the
+// kernel said; over TLS the URI names of the client certificate the CA signed.
 struct Peer {
     pid_t pid = 0;
     uid_t uid = (uid_t)-1;
     gid_t gid = (gid_t)-1;
+    bool tls = false;
+    std::vector<std::string> certificateIds;  // subjectAltName URIs
 };
 
 class Api {

@@ -10,6 +10,11 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <type_traits>
 #include <cctype>
 #include <cstdio>
 #include <map>
@@ -26,7 +31,9 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using Local = net::local::stream_protocol;
+using Tcp = net::ip::tcp;
 using Stream = beast::basic_stream<Local>;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 // How long requests in progress may take to finish once a stop is asked for.
@@ -39,7 +46,29 @@ std::string lower(beast::string_view s) {
 }
 }  // namespace
 
-struct Session;
+// What a stop needs of any connection.
+struct SessionBase {
+    virtual ~SessionBase() = default;
+    virtual void closeIfIdle() = 0;
+    virtual net::any_io_executor executor() = 0;
+};
+
+// The uniformResourceIdentifier names in a certificate's subjectAltName.
+std::vector<std::string> uriNamesOf(X509 *cert) {
+    std::vector<std::string> out;
+    if (!cert) return out;
+    auto *names = static_cast<GENERAL_NAMES *>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+    for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *n = sk_GENERAL_NAME_value(names, i);
+        if (n->type != GEN_URI) continue;
+        const ASN1_IA5STRING *u = n->d.uniformResourceIdentifier;
+        out.emplace_back(reinterpret_cast<const char *>(ASN1_STRING_get0_data(u)), (size_t)ASN1_STRING_length(u));
+    }
+    GENERAL_NAMES_free(names);
+    return out;
+}
+
+template <class S> struct Session;
 
 struct HttpServer::Impl {
     Limits limits;
@@ -51,39 +80,60 @@ struct HttpServer::Impl {
     std::atomic<long long> lastRefusalLog{0};  // steady-clock ticks
     // Declared before the io_context: sessions its destructor frees still find them.
     std::mutex mu;  // below
-    std::map<Session *, std::weak_ptr<Session>> sessions;
+    std::map<SessionBase *, std::weak_ptr<SessionBase>> sessions;
     net::io_context ioc;
     std::optional<Local::acceptor> acceptor;
+    std::optional<net::ssl::context> tls;
+    std::optional<Tcp::acceptor> tlsAcceptor;
     net::signal_set signals{ioc};
     net::steady_timer grace{ioc};
     net::steady_timer retry{ioc};  // accepting again after an error
 
     void accept();
+    void acceptTls();
+    void acceptLater(const beast::error_code &ec, void (Impl::*again)());
+    // A new connection, unless secsfd-max-connections are open.
+    template <class S, class... A> std::shared_ptr<Session<S>> admit(A &&...args);
     void waitForSignal();
     void beginStop();
-    void forget(Session *s);
+    void forget(SessionBase *s);
 };
 
-struct Session : std::enable_shared_from_this<Session> {
+// One connection, on a unix socket (S = Stream) or over TLS (S = TlsStream).
+template <class S> struct Session : SessionBase, std::enable_shared_from_this<Session<S>> {
+    static constexpr bool kTls = !std::is_same<S, Stream>::value;
     HttpServer::Impl &srv;
-    Stream stream;
+    S stream;
     beast::flat_buffer buffer;
     std::optional<http::request_parser<http::string_body>> parser;
     Peer peer;
     bool busy = false;  // between a whole request and its answer sent; on the strand
 
     Session(HttpServer::Impl &s, Local::socket &&sock) : srv(s), stream(std::move(sock)) {}
-    ~Session() { srv.forget(this); }
+    Session(HttpServer::Impl &s, Tcp::socket &&sock, net::ssl::context &ctx) : srv(s), stream(std::move(sock), ctx) {}
+    ~Session() override { srv.forget(this); }
+    net::any_io_executor executor() override { return stream.get_executor(); }
+    auto &lowest() { return beast::get_lowest_layer(stream); }
 
     void start() {
-        struct ucred cred {};
-        socklen_t len = sizeof cred;
-        if (getsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-            peer.pid = cred.pid;
-            peer.uid = cred.uid;
-            peer.gid = cred.gid;
-        }  // else the peer stays uid -1, which nothing maps
-        read();
+        if constexpr (kTls) {
+            peer.tls = true;
+            lowest().expires_after(std::chrono::seconds(srv.limits.requestSeconds));
+            stream.async_handshake(net::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+                if (ec) return self->close();  // no certificate, or one the CA did not sign
+                self->peer.certificateIds = uriNamesOf(SSL_get0_peer_certificate(self->stream.native_handle()));
+                self->read();
+            });
+        } else {
+            struct ucred cred {};
+            socklen_t len = sizeof cred;
+            if (getsockopt(lowest().socket().native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+                peer.pid = cred.pid;
+                peer.uid = cred.uid;
+                peer.gid = cred.gid;
+            }  // else the peer stays uid -1, which nothing maps
+            read();
+        }
     }
 
     void read() {
@@ -92,8 +142,8 @@ struct Session : std::enable_shared_from_this<Session> {
         parser.emplace();
         parser->header_limit((std::uint32_t)srv.limits.maxHeaderBytes);
         parser->body_limit(srv.limits.maxBodyBytes);
-        stream.expires_after(std::chrono::seconds(srv.limits.requestSeconds));
-        http::async_read(stream, buffer, *parser, beast::bind_front_handler(&Session::onRead, shared_from_this()));
+        lowest().expires_after(std::chrono::seconds(srv.limits.requestSeconds));
+        http::async_read(stream, buffer, *parser, beast::bind_front_handler(&Session::onRead, this->shared_from_this()));
     }
 
     void onRead(beast::error_code ec, std::size_t) {
@@ -153,8 +203,8 @@ struct Session : std::enable_shared_from_this<Session> {
         res->body() = a.body;
         res->keep_alive(keep);
         res->prepare_payload();
-        stream.expires_after(std::chrono::seconds(srv.limits.requestSeconds));
-        http::async_write(stream, *res, [self = shared_from_this(), res, keep, drain](beast::error_code ec, std::size_t) {
+        lowest().expires_after(std::chrono::seconds(srv.limits.requestSeconds));
+        http::async_write(stream, *res, [self = this->shared_from_this(), res, keep, drain](beast::error_code ec, std::size_t) {
             if (!ec && drain) return self->drainThenClose();
             if (ec || !keep) return self->close();
             self->read();
@@ -163,13 +213,13 @@ struct Session : std::enable_shared_from_this<Session> {
 
     void drainThenClose() {
         beast::error_code ec;
-        stream.socket().shutdown(Local::socket::shutdown_send, ec);
-        stream.expires_after(std::chrono::seconds(2));  // all of the draining, however slow the client
+        if constexpr (!kTls) lowest().socket().shutdown(Local::socket::shutdown_send, ec);
+        lowest().expires_after(std::chrono::seconds(2));  // all of the draining, however slow the client
         drain(std::make_shared<std::array<char, 16384>>());
     }
 
     void drain(std::shared_ptr<std::array<char, 16384>> scratch) {
-        stream.async_read_some(net::buffer(*scratch), [self = shared_from_this(), scratch](beast::error_code e, std::size_t) {
+        stream.async_read_some(net::buffer(*scratch), [self = this->shared_from_this(), scratch](beast::error_code e, std::size_t) {
             if (e) return self->close();
             self->drain(scratch);
         });
@@ -177,48 +227,57 @@ struct Session : std::enable_shared_from_this<Session> {
 
     void close() {
         beast::error_code ec;
-        stream.socket().shutdown(Local::socket::shutdown_both, ec);
-        stream.socket().close(ec);
+        lowest().socket().shutdown(net::socket_base::shutdown_both, ec);
+        lowest().socket().close(ec);
     }
 
-    void closeIfIdle() {
+    void closeIfIdle() override {
         if (!busy) close();  // its read completes with an error and the session ends
     }
 };
 
+template <class S, class... A> std::shared_ptr<Session<S>> HttpServer::Impl::admit(A &&...args) {
+    {
+        std::lock_guard<std::mutex> g(mu);
+        if (sessions.size() < limits.maxConnections) {
+            auto s = std::make_shared<Session<S>>(*this, std::forward<A>(args)...);
+            sessions[s.get()] = s;
+            return s;
+        }
+    }
+    // Closed at once; said at most once a second, whatever the flood.
+    auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    auto last = lastRefusalLog.load();
+    if (now - last > 1000000000LL && lastRefusalLog.compare_exchange_strong(last, now))
+        fprintf(stderr, "secsfd: refusing connections: %zu are open (secsfd-max-connections)\n", limits.maxConnections);
+    return nullptr;
+}
+
+// Out of descriptors (or memory): connections are let end before accepting again,
+// instead of spinning on the error.
+void HttpServer::Impl::acceptLater(const beast::error_code &ec, void (Impl::*again)()) {
+    fprintf(stderr, "secsfd: cannot accept a connection: %s; trying again in 0.2 s\n", ec.message().c_str());
+    retry.expires_after(std::chrono::milliseconds(200));
+    retry.async_wait([this, again](beast::error_code e) {
+        if (!e && !stopping) (this->*again)();
+    });
+}
+
 void HttpServer::Impl::accept() {
     acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, Local::socket sock) {
         if (stopping) return;
-        if (ec) {
-            // Out of descriptors (or memory): let connections end before trying again
-            // instead of spinning on the error.
-            fprintf(stderr, "secsfd: cannot accept a connection: %s; trying again in 0.2 s\n", ec.message().c_str());
-            retry.expires_after(std::chrono::milliseconds(200));
-            retry.async_wait([this](beast::error_code e) {
-                if (!e && !stopping) accept();
-            });
-            return;
-        } else {
-            std::shared_ptr<Session> s;
-            {
-                std::lock_guard<std::mutex> g(mu);
-                if (sessions.size() < limits.maxConnections) {
-                    s = std::make_shared<Session>(*this, std::move(sock));
-                    sessions[s.get()] = s;
-                }
-            }
-            if (s) {
-                net::post(s->stream.get_executor(), [s] { s->start(); });
-            } else {
-                // Closed at once; said at most once a second, whatever the flood.
-                auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-                auto last = lastRefusalLog.load();
-                if (now - last > 1000000000LL && lastRefusalLog.compare_exchange_strong(last, now))
-                    fprintf(stderr, "secsfd: refusing connections: %zu are open (secsfd-max-connections)\n",
-                            limits.maxConnections);
-            }
-        }
+        if (ec) return acceptLater(ec, &Impl::accept);
+        if (auto s = admit<Stream>(std::move(sock))) net::post(s->executor(), [s] { s->start(); });
         accept();
+    });
+}
+
+void HttpServer::Impl::acceptTls() {
+    tlsAcceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, Tcp::socket sock) {
+        if (stopping) return;
+        if (ec) return acceptLater(ec, &Impl::acceptTls);
+        if (auto s = admit<TlsStream>(std::move(sock), *tls)) net::post(s->executor(), [s] { s->start(); });
+        acceptTls();
     });
 }
 
@@ -241,15 +300,16 @@ void HttpServer::Impl::beginStop() {
     if (stopping.exchange(true)) return;
     beast::error_code ec;
     acceptor->close(ec);
+    if (tlsAcceptor) tlsAcceptor->close(ec);
     retry.cancel();
     if (!socketPath.empty()) unlink(socketPath.c_str());
-    std::vector<std::shared_ptr<Session>> live;
+    std::vector<std::shared_ptr<SessionBase>> live;
     {
         std::lock_guard<std::mutex> g(mu);
         for (auto &[p, w] : sessions)
             if (auto s = w.lock()) live.push_back(s);
     }
-    for (auto &s : live) net::post(s->stream.get_executor(), [s] { s->closeIfIdle(); });
+    for (auto &s : live) net::post(s->executor(), [s] { s->closeIfIdle(); });
     live.clear();
     grace.expires_after(std::chrono::seconds(kGraceSeconds));
     grace.async_wait([this](beast::error_code e) {
@@ -260,7 +320,7 @@ void HttpServer::Impl::beginStop() {
     forget(nullptr);  // maybe there was nothing to wait for
 }
 
-void HttpServer::Impl::forget(Session *s) {
+void HttpServer::Impl::forget(SessionBase *s) {
     std::lock_guard<std::mutex> g(mu);
     if (s) sessions.erase(s);
     if (stopping && sessions.empty() && !finished) net::post(ioc, [this] { ioc.stop(); });
@@ -313,6 +373,46 @@ void HttpServer::listenOn(int fd) {
     }
 }
 
+void HttpServer::listenTls(const std::string &address, EVP_PKEY *key, const std::string &certificateChain,
+                           const std::string &clientCa) {
+    size_t colon = address.rfind(':');
+    if (colon == std::string::npos || colon + 1 == address.size())
+        throw Error(Reason::Config, "secsfd-tls-listen = " + address + ": give ADDRESS:PORT, such as 127.0.0.1:8443");
+    std::string host = address.substr(0, colon), port = address.substr(colon + 1);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    beast::error_code ec;
+    auto ip = net::ip::make_address(host, ec);
+    if (ec) throw Error(Reason::Config, "secsfd-tls-listen = " + address + ": '" + host + "' is not an IP address");
+    unsigned long p = strtoul(port.c_str(), nullptr, 10);
+    if (p == 0 || p > 65535 || port.find_first_not_of("0123456789") != std::string::npos)
+        throw Error(Reason::Config, "secsfd-tls-listen = " + address + ": the port must be 1 to 65535");
+    impl_->tls.emplace(net::ssl::context::tls_server);
+    SSL_CTX *c = impl_->tls->native_handle();
+    SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+    auto fail = [&](const std::string &what) {
+        throw Error(Reason::Config, what + " (" + std::string(ERR_reason_error_string(ERR_get_error()) ?: "?") + ")");
+    };
+    if (SSL_CTX_use_certificate_chain_file(c, certificateChain.c_str()) != 1)
+        fail("cannot use secsfd-tls-certificate " + certificateChain);
+    if (SSL_CTX_use_PrivateKey(c, key) != 1 || SSL_CTX_check_private_key(c) != 1)
+        fail("secsfd-tls-key does not belong to secsfd-tls-certificate");
+    if (SSL_CTX_load_verify_locations(c, clientCa.c_str(), nullptr) != 1) fail("cannot read secsfd-tls-client-ca " + clientCa);
+    // Mutual TLS: no certificate from that CA, no connection.
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    STACK_OF(X509_NAME) *cas = SSL_load_client_CA_file(clientCa.c_str());
+    if (cas) SSL_CTX_set_client_CA_list(c, cas);
+    try {
+        impl_->tlsAcceptor.emplace(impl_->ioc);
+        Tcp::endpoint ep(ip, (unsigned short)p);
+        impl_->tlsAcceptor->open(ep.protocol());
+        impl_->tlsAcceptor->set_option(net::socket_base::reuse_address(true));
+        impl_->tlsAcceptor->bind(ep);
+        impl_->tlsAcceptor->listen(net::socket_base::max_listen_connections);
+    } catch (const boost::system::system_error &e) {
+        throw Error(Reason::Config, "cannot listen on " + address + ": " + e.what());
+    }
+}
+
 void HttpServer::run(std::function<void()> onHangup) {
     impl_->onHangup = std::move(onHangup);
     impl_->signals.add(SIGTERM);
@@ -320,6 +420,7 @@ void HttpServer::run(std::function<void()> onHangup) {
     impl_->signals.add(SIGHUP);
     impl_->waitForSignal();
     impl_->accept();
+    if (impl_->tlsAcceptor) impl_->acceptTls();
     std::vector<std::thread> threads;
     for (int i = 1; i < impl_->limits.threads; i++) threads.emplace_back([this] { impl_->ioc.run(); });
     impl_->ioc.run();

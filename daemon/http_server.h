@@ -5,6 +5,8 @@
 #pragma once
 #include <sys/types.h>
 
+#include <openssl/evp.h>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,6 +34,11 @@ public:
     // Serves on a listening unix socket someone else made (systemd socket activation:
     // descriptor 3). It is not removed on stop.
     void listenOn(int fd);
+    // HTTPS with mutual TLS on ADDRESS:PORT: the server's key (an SE key through the
+    // provider) and certificate chain, and the CA whose client certificates are taken.
+    // Throws Error(Config).
+    void listenTls(const std::string &address, EVP_PKEY *key, const std::string &certificateChain,
+                   const std::string &clientCa);
     // Serves until stop(); SIGTERM and SIGINT stop, SIGHUP calls onHangup.
     void run(std::function<void()> onHangup);
     // Stops accepting, closes idle connections, lets requests in progress finish

@@ -1,6 +1,8 @@
 // secsfd: the Security CSF as a service. It holds the Secure Environments' credentials
 // and serves the Security CSF API on a unix socket to callers the kernel identifies.
 #include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/store.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,6 +51,12 @@ const char kHelp[] =
     "  secsfd-max-body-bytes      default 1048576\n"
     "  secsfd-request-timeout     seconds to send one request, default 30\n"
     "  secsfd-threads             default 4\n"
+    "  secsfd-tls-listen          ADDRESS:PORT for HTTPS with client certificates, with\n"
+    "  secsfd-tls-key             the server's key (a key URI in an SE),\n"
+    "  secsfd-tls-certificate     its certificate chain (PEM) and\n"
+    "  secsfd-tls-client-ca       the CA (PEM) whose client certificates are taken; the\n"
+    "                             caller is the one URI in the certificate's\n"
+    "                             subjectAltName (its AE-ID or CSE-ID)\n"
     "  secsfd-state-dir           where secsfd records who owns which key it made,\n"
     "                             and keeps its audit log; default /var/lib/secsf\n"
     "  secsfd-audit-log           default STATE-DIR/secsfd-audit.log: every request\n"
@@ -105,6 +113,24 @@ bool activatedSocket() {
     return true;
 }
 
+// The server's TLS key, through the secsf provider (a key URI or a SECSF KEY file).
+EVP_PKEY *loadKey(const std::string &uri) {
+    OSSL_STORE_CTX *s = OSSL_STORE_open(uri.c_str(), nullptr, nullptr, nullptr, nullptr);
+    EVP_PKEY *k = nullptr;
+    while (s && !k && !OSSL_STORE_eof(s)) {
+        OSSL_STORE_INFO *i = OSSL_STORE_load(s);
+        if (!i) break;
+        if (OSSL_STORE_INFO_get_type(i) == OSSL_STORE_INFO_PKEY) k = OSSL_STORE_INFO_get1_PKEY(i);
+        OSSL_STORE_INFO_free(i);
+    }
+    if (s) OSSL_STORE_close(s);
+    if (!k) {
+        unsigned long e = ERR_peek_last_error();
+        throw Error(Reason::Config, "cannot load secsfd-tls-key " + uri + (e ? std::string(" (") + ERR_reason_error_string(e) + ")" : ""));
+    }
+    return k;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -148,6 +174,17 @@ int main(int argc, char **argv) {
             return 0;
         }
         HttpServer server(limits, [&api](const ApiRequest &r, const Peer &p) { return api.handle(r, p); });
+        if (!config.get("secsfd-tls-listen").empty()) {
+            std::string keyUri = config.get("secsfd-tls-key"), cert = config.get("secsfd-tls-certificate"),
+                        ca = config.get("secsfd-tls-client-ca");
+            if (keyUri.empty() || cert.empty() || ca.empty())
+                throw Error(Reason::Config, "secsfd-tls-listen needs secsfd-tls-key, secsfd-tls-certificate and secsfd-tls-client-ca");
+            EVP_PKEY *key = loadKey(keyUri);
+            server.listenTls(config.get("secsfd-tls-listen"), key, cert, ca);
+            EVP_PKEY_free(key);  // the TLS context holds its own reference
+            fprintf(stderr, "secsfd: serving HTTPS (client certificates from %s) on %s\n", ca.c_str(),
+                    config.get("secsfd-tls-listen").c_str());
+        }
         if (activatedSocket()) {
             server.listenOn(3);
             fprintf(stderr, "secsfd: serving %s on the socket systemd passed\n", config.path.c_str());

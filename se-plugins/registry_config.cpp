@@ -17,7 +17,8 @@ const std::vector<std::string> &configKeys() {
         "access-policy-signer", "function-levels",
         // secsfd's own (daemon/secsfd.cpp)
         "secsfd-socket", "secsfd-socket-mode", "secsfd-callers", "secsfd-max-connections", "secsfd-max-header-bytes",
-        "secsfd-max-body-bytes", "secsfd-request-timeout", "secsfd-threads", "secsfd-state-dir", "secsfd-audit-log", "secsfd-audit-key"};
+        "secsfd-max-body-bytes", "secsfd-request-timeout", "secsfd-threads", "secsfd-state-dir", "secsfd-audit-log", "secsfd-audit-key",
+        "secsfd-tls-listen", "secsfd-tls-key", "secsfd-tls-certificate", "secsfd-tls-client-ca"};
     return keys;
 }
 
