@@ -1,7 +1,8 @@
 // libFuzzer target for secsfd's request path: Api::handle, behind the HTTP parser
 // (Boost.Beast's, not ours), with a real SoftHSM2 token made at start in a private
-// directory. An input is a peer byte (a mapped caller, another mapped caller or an
-// unmapped uid), then a request in text:
+// directory. An input is a peer byte (a mapped caller, another mapped caller, an
+// unmapped uid, or a TLS client with one, several or no certificate names), then a
+// request in text:
 //   METHOD TARGET\n
 //   Header-Name: value\n ...
 //   \n
@@ -86,6 +87,15 @@ Peer peerFor(uint8_t b) {
     p.pid = 4242;
     p.uid = (uid_t)(1000 + b % 3);  // 1002 is unmapped ...
     p.gid = (gid_t)(b & 0x80 ? 2000 : 3000);  // ... unless its group is
+    if (b & 0x40) {  // over TLS: the certificate's URI names decide, not the uid
+        p.tls = true;
+        switch ((b >> 2) % 4) {
+        case 0: p.certificateIds = {"CAE-a"}; break;
+        case 1: p.certificateIds = {"/cse-in"}; break;
+        case 2: p.certificateIds = {"CAE-a", "CAE-b"}; break;
+        default: break;  // none
+        }
+    }
     return p;
 }
 
