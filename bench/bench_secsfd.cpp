@@ -79,6 +79,20 @@ struct Run {
     bool ok = true;
 };
 
+// Rate and latency percentiles of the threads' calls since t0.
+Run summary(const std::vector<std::vector<double>> &lat, Clock::time_point t0, bool ok) {
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::vector<double> all;
+    for (auto &l : lat) all.insert(all.end(), l.begin(), l.end());
+    std::sort(all.begin(), all.end());
+    Run r;
+    r.rate = all.size() / secs;
+    r.p50 = all.empty() ? 0 : all[all.size() / 2];
+    r.p99 = all.empty() ? 0 : all[all.size() * 99 / 100];
+    r.ok = ok && !all.empty();
+    return r;
+}
+
 // `threads` clients, each signing for `seconds` on its own connection.
 Run viaSecsfd(const std::string &sock, int threads, double seconds) {
     std::string payload = "{\"data\": \"" + b64url((const unsigned char *)kMsg, strlen(kMsg)) + "\"}";
@@ -98,16 +112,7 @@ Run viaSecsfd(const std::string &sock, int threads, double seconds) {
             close(fd);
         });
     for (auto &t : ts) t.join();
-    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    std::vector<double> all;
-    for (auto &l : lat) all.insert(all.end(), l.begin(), l.end());
-    std::sort(all.begin(), all.end());
-    Run r;
-    r.rate = all.size() / secs;
-    r.p50 = all.empty() ? 0 : all[all.size() / 2];
-    r.p99 = all.empty() ? 0 : all[all.size() * 99 / 100];
-    r.ok = ok && !all.empty();
-    return r;
+    return summary(lat, t0, ok);
 }
 
 // The same key in this process through the provider, an EVP context per signature.
@@ -131,16 +136,7 @@ Run inProcess(EVP_PKEY *k, int threads, double seconds) {
             }
         });
     for (auto &t : ts) t.join();
-    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    std::vector<double> all;
-    for (auto &l : lat) all.insert(all.end(), l.begin(), l.end());
-    std::sort(all.begin(), all.end());
-    Run r;
-    r.rate = all.size() / secs;
-    r.p50 = all[all.size() / 2];
-    r.p99 = all[all.size() * 99 / 100];
-    r.ok = ok;
-    return r;
+    return summary(lat, t0, ok);
 }
 
 long rssKiB(const std::string &pid) {

@@ -187,8 +187,9 @@ else
 fi
 
 # Python's standard library, one keep-alive connection; raw bytes for what curl will not send.
-cat >client.py <<'PY'
-import http.client, json, socket, sys, time
+# An http.client connection over secsfd's unix socket, for the Python clients below.
+cat >secsfd_unix.py <<'PY'
+import http.client, socket
 class UnixConnection(http.client.HTTPConnection):
     def __init__(self, path):
         super().__init__("secsfd", timeout=20)
@@ -196,6 +197,10 @@ class UnixConnection(http.client.HTTPConnection):
     def connect(self):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(self.unix_path)
+PY
+cat >client.py <<'PY'
+import http.client, json, socket, sys, time
+from secsfd_unix import UnixConnection
 def raw(data, wait=0):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(20)
@@ -343,14 +348,8 @@ check "after a restart the caller's key is still its own and signs" \
 
 # kill -9 while writing: every write that was answered is there after a restart.
 cat >writer.py <<'PY'
-import http.client, socket, sys
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("secsfd", timeout=20)
-        self.unix_path = path
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.unix_path)
+import sys
+from secsfd_unix import UnixConnection
 c = UnixConnection(sys.argv[1])
 acked = open(sys.argv[2], "w")
 for i in range(100000):
