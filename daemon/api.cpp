@@ -2,7 +2,11 @@
 
 #include "api_call.h"
 
+#include <openssl/rand.h>
+
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <vector>
 
 #include "../se-plugins/registry_config.h"
@@ -53,20 +57,34 @@ Api::Api(const ConfigFile &config) : config_(config) {
     } catch (const Error &e) {
         throw Error(Reason::Config, std::string("the audit log's checkpoint key: ") + e.what());
     }
-    audit_ = std::make_unique<svc::AuditLog>(logPath.empty() ? state + "/secsfd-audit.log" : logPath, signer);
+    if (logPath.empty()) logPath = state + "/secsfd-audit.log";
+    audit_ = std::make_unique<svc::AuditLog>(logPath, signer);
+    // Beside the log, what an auditor verifies it with (secsf audit verify --key).
+    std::string pub = signer.publicPem(), pubPath = logPath + ".pub";
+    std::ofstream out(pubPath + ".new", std::ios::trunc);
+    out << pub;
+    out.close();
+    if (!out || rename((pubPath + ".new").c_str(), pubPath.c_str()) != 0)
+        throw Error(Reason::Config, "cannot write the audit log's public key to " + pubPath);
 }
 
 std::string Api::auditKeyUri() {
     std::string uri = config_.get("secsfd-audit-key");
     if (!uri.empty()) return uri;
-    // Made once, in the default SE, and recorded like a caller's key under "secsfd".
+    // Made once, in the default SE, and recorded like a caller's key under "secsfd";
+    // its label is new for every state directory, so one that was lost leaves an old
+    // key in the SE (for old logs) instead of blocking the new one.
     if (auto r = keys_->find("secsfd", "audit-checkpoints")) return r->uri;
     if (!registryError_.empty()) throw Error(Reason::Config, registryError_);
     SePlugin &se = registry_.able(CapKeyGen, "make the audit log's checkpoint key");
     if (!keys_->reserve("secsfd", "audit-checkpoints")) throw Error(Reason::Config, "the key registry is in use");
     try {
         KeyGenRequest req;
-        req.label = "secsfd/secsfd/audit-checkpoints";
+        unsigned char tag[4];
+        if (RAND_bytes(tag, sizeof tag) != 1) throw Error(Reason::Generic, "no random numbers for the audit key's label");
+        char hex[9];
+        snprintf(hex, sizeof hex, "%02x%02x%02x%02x", tag[0], tag[1], tag[2], tag[3]);
+        req.label = std::string("secsfd/secsfd/audit-checkpoints-") + hex;
         auto key = se.generate(req);
         keys_->complete({"secsfd", "audit-checkpoints", key->uri(), se.name(), keyTypeName(key->keyType()), 0});
         return key->uri();

@@ -321,7 +321,11 @@ stop_server "secsfd (SIGTERM)" "$pid" TERM
 check "  and removes its socket" test ! -e "$SOCK"
 
 # The audit log: every request, allowed or refused, with the caller the kernel named.
-openssl pkey -pubout -out audit.pub -in 'pkcs11:token=node1;object=secsfd%2Fsecsfd%2Faudit-checkpoints;type=private' 2>/dev/null
+cp state/secsfd-audit.log.pub audit.pub
+python3 -c 'import sqlite3; print(sqlite3.connect("state/secsfd-keys.db").execute(
+    "SELECT uri FROM secsfd_key WHERE owner = ?", ("secsfd",)).fetchone()[0])' >audit.uri
+openssl pkey -pubout -in "$(cat audit.uri)" -out audit-from-token.pub 2>/dev/null
+check "the audit log's public key beside it is the checkpoint key's, in the token" cmp audit-from-token.pub audit.pub
 check "the audit log verifies with secsfd's checkpoint key" "$SECSF_TOOL" audit verify --key audit.pub state/secsfd-audit.log
 log=state/secsfd-audit.log
 check "  it holds the requests, with the caller and the outcome" \
@@ -402,3 +406,13 @@ if command -v systemd-socket-activate >/dev/null; then
 else
     skip "systemd socket activation" "no systemd-socket-activate"
 fi
+
+# A state directory lost (restored from nothing): secsfd starts again on the same
+# token, with a new audit key beside the old one.
+mv state state.lost
+mkdir state
+start_secsfd secsfd4.log
+check "secsfd starts on a new state directory with the old one's keys still in the token" sh -c \
+    "curl -sS --unix-socket '$SOCK' http://secsfd/health | grep -q serving"
+check "  and writes a new audit log and its public key" test -s state/secsfd-audit.log.pub
+stop_server "secsfd (new state)" "$pid" TERM
