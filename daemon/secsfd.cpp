@@ -4,9 +4,12 @@
 #include <openssl/err.h>
 #include <openssl/store.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -132,6 +135,21 @@ EVP_PKEY *loadKey(const std::string &uri) {
     return k;
 }
 
+// systemd's readiness protocol (sd_notify(3)), for Type=notify: one datagram.
+void notifySystemd(const char *state) {
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path || !*path || strlen(path) >= sizeof(sockaddr_un{}.sun_path)) return;
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    if (a.sun_path[0] == '@') a.sun_path[0] = '\0';  // an abstract socket
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    sendto(fd, state, strlen(state), MSG_NOSIGNAL, (sockaddr *)&a,
+           (socklen_t)(offsetof(sockaddr_un, sun_path) + strlen(path)));
+    close(fd);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -193,6 +211,7 @@ int main(int argc, char **argv) {
             server.listenUnix(socketPath, mode);
             fprintf(stderr, "secsfd: serving %s on %s\n", config.path.c_str(), socketPath.c_str());
         }
+        notifySystemd("READY=1");
         server.run([&api] {
             try {
                 api.reload();
@@ -201,6 +220,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "secsfd: SIGHUP: kept the previous policy and callers: %s\n", e.what());
             }
         });
+        notifySystemd("STOPPING=1");
         fprintf(stderr, "secsfd: stopped\n");
         return 0;
     } catch (const std::exception &e) {

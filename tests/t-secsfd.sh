@@ -416,3 +416,19 @@ check "secsfd starts on a new state directory with the old one's keys still in t
     "curl -sS --unix-socket '$SOCK' http://secsfd/health | grep -q serving"
 check "  and writes a new audit log and its public key" test -s state/secsfd-audit.log.pub
 stop_server "secsfd (new state)" "$pid" TERM
+
+# Type=notify: READY=1 once it serves, STOPPING=1 when it stops.
+cat >notify.py <<'PY'
+import os, socket, subprocess, sys
+path = os.path.join(os.getcwd(), "notify.sock")
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+s.settimeout(30)
+p = subprocess.Popen([sys.argv[1]], env=dict(os.environ, NOTIFY_SOCKET=path), stderr=subprocess.DEVNULL)
+ready = s.recv(100)
+p.terminate()
+stopping = s.recv(100)
+assert ready == b"READY=1" and stopping == b"STOPPING=1" and p.wait() == 0, (ready, stopping)
+print("ok")
+PY
+check "systemd readiness: READY=1 once serving, STOPPING=1 on SIGTERM" sh -c "python3 notify.py '$SECSFD' | grep -qx ok"
