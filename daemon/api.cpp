@@ -191,7 +191,7 @@ ApiResponse Api::route(Call &call) const {
     auto only = [&](const char *method) {
         if (m != method) throw Rejected{405, 4005, std::string("this resource takes ") + method + ", not " + m};
     };
-    if (p.empty()) throw Rejected{404, 4004, "no resource here: see /health, /se, /functions, /random, /storage, /keys"};
+    if (p.empty()) throw Rejected{404, 4004, "no resource here: see /health, /se, /functions, /random, /storage, /keys, /secrets"};
     if (p[0] == "health" && p.size() == 1) {
         only("GET");
         return jsonResponse(200, 2000, {{"status", "serving"}, {"entity", call.entity}});
@@ -221,7 +221,8 @@ ApiResponse Api::route(Call &call) const {
     }
     if (p[0] == "storage") return storage(call);
     if (p[0] == "keys") return keys(call);
-    throw Rejected{404, 4004, "no resource '" + p[0].substr(0, 64) + "': see /health, /se, /functions, /random, /storage, /keys"};
+    if (p[0] == "secrets") return secrets(call);
+    throw Rejected{404, 4004, "no resource '" + p[0].substr(0, 64) + "': see /health, /se, /functions, /random, /storage, /keys, /secrets"};
 }
 
 // /storage/OWNER: GET lists; /storage/OWNER/NAME: PUT stores the body, GET returns it,

@@ -65,6 +65,8 @@ private:
     ApiResponse route(Call &call) const;
     ApiResponse storage(Call &call) const;
     ApiResponse keys(Call &call) const;
+    ApiResponse secrets(Call &call) const;
+    std::shared_ptr<SeKey> secretOf(const KeyRecord &r) const;
     // The SE's key behind a record, looked up once per process.
     Found keyOf(const KeyRecord &r) const;
     // The URI of the key that signs the audit log's checkpoints.

@@ -149,6 +149,7 @@ svc::Json deriveWith(SeKey &key, const svc::Json &body) {
 }  // namespace
 
 Found Api::keyOf(const KeyRecord &r) const {
+    if (r.type == "secret") throw Error(Reason::BadInput, r.owner + "/" + r.name + " is a secret: see /secrets");
     {
         std::lock_guard<std::mutex> g(keyCacheMu_);
         auto it = keyCache_.find(r.uri);
@@ -173,7 +174,8 @@ ApiResponse Api::keys(Call &call) const {
         if (m != "GET") throw Rejected{405, 4005, "/keys/OWNER takes GET, not " + m};
         call.authorize("key.list", owner + "/*", owner);
         svc::Json out = svc::Json::array();
-        for (const KeyRecord &r : keys_->list(owner)) out.push_back(describe(r));
+        for (const KeyRecord &r : keys_->list(owner))
+            if (r.type != "secret") out.push_back(describe(r));
         return jsonResponse(200, 2000, {{"owner", owner}, {"keys", out}});
     }
     const std::string &name = p[2];

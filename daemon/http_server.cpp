@@ -413,7 +413,7 @@ void HttpServer::listenTls(const std::string &address, EVP_PKEY *key, const std:
     }
 }
 
-void HttpServer::run(std::function<void()> onHangup) {
+void HttpServer::run(std::function<void()> onHangup, const std::function<void()> &onReady) {
     impl_->onHangup = std::move(onHangup);
     impl_->signals.add(SIGTERM);
     impl_->signals.add(SIGINT);
@@ -421,6 +421,7 @@ void HttpServer::run(std::function<void()> onHangup) {
     impl_->waitForSignal();
     impl_->accept();
     if (impl_->tlsAcceptor) impl_->acceptTls();
+    if (onReady) onReady();
     std::vector<std::thread> threads;
     for (int i = 1; i < impl_->limits.threads; i++) threads.emplace_back([this] { impl_->ioc.run(); });
     impl_->ioc.run();

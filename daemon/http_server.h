@@ -39,8 +39,9 @@ public:
     // Throws Error(Config).
     void listenTls(const std::string &address, EVP_PKEY *key, const std::string &certificateChain,
                    const std::string &clientCa);
-    // Serves until stop(); SIGTERM and SIGINT stop, SIGHUP calls onHangup.
-    void run(std::function<void()> onHangup);
+    // Serves until stop(); SIGTERM and SIGINT stop, SIGHUP calls onHangup. onReady is
+    // called once the signals are taken and the sockets accept.
+    void run(std::function<void()> onHangup, const std::function<void()> &onReady);
     // Stops accepting, closes idle connections, lets requests in progress finish
     // (at most `graceSeconds`), then run() returns.
     void stop();

@@ -70,7 +70,8 @@ const char kHelp[] =
     "\n"
     "Resources: GET /health, GET /se, GET /functions, GET /random?bytes=N,\n"
     "GET /storage/OWNER, PUT|GET|DELETE /storage/OWNER/NAME, GET /keys/OWNER,\n"
-    "PUT|GET|DELETE /keys/OWNER/NAME, POST /keys/OWNER/NAME/sign|decrypt|derive\n"
+    "PUT|GET|DELETE /keys/OWNER/NAME, POST /keys/OWNER/NAME/sign|decrypt|derive,\n"
+    "GET /secrets/OWNER, PUT|DELETE /secrets/OWNER/NAME, POST /secrets/OWNER/NAME/hmac|derive\n"
     "(percent-encode a CSE-ID's '/'). Responses carry X-M2M-RSC; X-M2M-RI is echoed;\n"
     "an X-M2M-Origin that is not the caller's identity is refused (403, 4103).\n"
     "\n"
@@ -211,7 +212,6 @@ int main(int argc, char **argv) {
             server.listenUnix(socketPath, mode);
             fprintf(stderr, "secsfd: serving %s on %s\n", config.path.c_str(), socketPath.c_str());
         }
-        notifySystemd("READY=1");
         server.run([&api] {
             try {
                 api.reload();
@@ -219,7 +219,7 @@ int main(int argc, char **argv) {
             } catch (const std::exception &e) {
                 fprintf(stderr, "secsfd: SIGHUP: kept the previous policy and callers: %s\n", e.what());
             }
-        });
+        }, [] { notifySystemd("READY=1"); });
         notifySystemd("STOPPING=1");
         fprintf(stderr, "secsfd: stopped\n");
         return 0;

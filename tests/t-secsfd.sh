@@ -126,6 +126,31 @@ expect "a peer key on another curve is refused" "400 4000" "curve" -X POST \
     -d "$(OPENSSL_CONF=/dev/null openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 2>/dev/null |
         OPENSSL_CONF=/dev/null openssl pkey -pubout | python3 -c 'import json,sys; print(json.dumps({"peer": sys.stdin.read()}))')" \
     /keys/CAE-self/tls/derive
+# Secrets (symmetric keys kept in the SE) and the TS-0003 derivations, checked against
+# HMAC-SHA-256 computed here with the values secsfd never gives back.
+printf '0123456789abcdef0123456789abcdef' >ke.bin
+hmac_hex() {  # HEXKEY: HMAC-SHA-256 of stdin, hex
+    OPENSSL_CONF=/dev/null openssl dgst -sha256 -mac HMAC -macopt "hexkey:$1" -binary | od -An -tx1 -v | tr -d ' \n'
+}
+unb64() { python3 -c 'import base64,sys; print(base64.urlsafe_b64decode(sys.argv[1]+"==").hex())' "$1"; }
+expect "a secret (Ke) put into the token (201, 2001)" "201 2001" '"name":"Ke"' -X PUT --data-binary @ke.bin /secrets/CAE-self/Ke
+expect "  is never read back (405)" "405 4005" "never read back" /secrets/CAE-self/Ke
+api -X POST -d "{\"data\": \"$(printf 'x' | b64url)\"}" /secrets/CAE-self/Ke/hmac | head -1 >mac.json
+kehex=$(od -An -tx1 -v ke.bin | tr -d ' \n')
+check "HMAC-SHA-256 with it in the token is the HMAC with its value" \
+    test "$(unb64 "$(jget mac.json mac)")" = "$(printf x | hmac_hex "$kehex")"
+expect "Km derived from it inside the token (TS-0003 10.3), stored, not answered" "201 2001" '"derivedFrom":"CAE-self/Ke"' \
+    -X POST -d '{"mode": "Km", "id": "maf.sp.example", "into": "Km"}' /secrets/CAE-self/Ke/derive
+kmhex=$(printf '%s%s' 'oneM2M Enrolment Key to Master Credential derivation' 'maf.sp.example' | hmac_hex "$kehex")
+api -X POST -d "{\"data\": \"$(printf 'x' | b64url)\"}" /secrets/CAE-self/Km/hmac | head -1 >kmmac.json
+check "  and it is HMAC(Ke, label || MAF-ID): its MACs are the expected Km's" \
+    test "$(unb64 "$(jget kmmac.json mac)")" = "$(printf x | hmac_hex "$kmhex")"
+expect "deriving into a name in use: 409" "409 4105" "already" \
+    -X POST -d '{"mode": "Km", "id": "maf.sp.example", "into": "Km"}' /secrets/CAE-self/Ke/derive
+expect "a secret of 3 bytes is refused" "400 4000" "16 to 64 bytes" -X PUT --data-binary abc /secrets/CAE-self/short
+expect "another entity's secret is not used" "403 4103" "may not secret.hmac CAE-meter/Ke" \
+    -X POST -d '{"data": "eA"}' /secrets/CAE-meter/Ke/hmac
+expect "a secret is not a key pair" "400 4000" "is a secret" -X POST -d '{"data": "eA"}' /keys/CAE-self/Ke/sign
 expect "a sign request with data of the wrong JSON type: 400" "400 4000" "data" -X POST -d '{"data": 5}' /keys/CAE-self/tls/sign
 expect "a sign request that is not JSON: 400" "400 4000" "request" -X POST -d 'data=1' /keys/CAE-self/tls/sign
 expect "an unknown key type: 400" "400 4000" "type must be" -X PUT -d '{"type": "dsa"}' /keys/CAE-self/x
