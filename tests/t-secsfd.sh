@@ -257,6 +257,19 @@ if what == "keepalive":
         r = c.getresponse()
         assert r.read() == b"v%d" % i
     print("ok")
+elif what == "sign":
+    import base64
+    c = UnixConnection(sys.argv[1])
+    msg = open("msg.txt", "rb").read()
+    c.request("POST", "/keys/CAE-self/tls/sign", body=json.dumps({"data": base64.urlsafe_b64encode(msg).decode().rstrip("=")}))
+    r = c.getresponse()
+    sig = json.loads(r.read())["signature"]
+    open("py.sig", "wb").write(base64.urlsafe_b64decode(sig + "=="))
+    c.request("GET", "/storage/CAE-meter/credential")
+    r = c.getresponse()
+    body = json.loads(r.read())
+    assert r.status == 403 and r.getheader("X-M2M-RSC") == "4103", body
+    print("ok")
 elif what == "garbage":
     out = raw(b"THIS IS NOT HTTP\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 400"), out
@@ -283,6 +296,8 @@ elif what == "slow":
     print("ok")
 PY
 check "Python http.client: five puts and gets on one keep-alive connection" sh -c "python3 client.py '$SOCK' keepalive | grep -qx ok"
+check "Python: signs with a token key it never sees, and is refused another's data" sh -c \
+    "python3 client.py '$SOCK' sign | grep -qx ok && OPENSSL_CONF=/dev/null openssl dgst -sha256 -verify tls.pub -signature py.sig msg.txt"
 check "malformed HTTP gets a 400, not a crash" sh -c "python3 client.py '$SOCK' garbage | grep -qx ok"
 check "over secsfd-max-connections a connection is closed at once; served again when others end" \
     sh -c "python3 client.py '$SOCK' limit | grep -qx ok"
