@@ -96,6 +96,7 @@ Run summary(const std::vector<std::vector<double>> &lat, Clock::time_point t0, b
 // `threads` clients, each signing for `seconds` on its own connection.
 Run viaSecsfd(const std::string &sock, int threads, double seconds) {
     std::string payload = "{\"data\": \"" + b64url((const unsigned char *)kMsg, strlen(kMsg)) + "\"}";
+    std::string target = "/keys/CAE-bench/" + env("BENCH_SECSFD_KEY_NAME", "ec256") + "/sign";
     std::vector<std::vector<double>> lat(threads);
     std::atomic<bool> ok{true};
     std::vector<std::thread> ts;
@@ -106,7 +107,7 @@ Run viaSecsfd(const std::string &sock, int threads, double seconds) {
             std::string body;
             while (std::chrono::duration<double>(Clock::now() - t0).count() < seconds) {
                 auto a = Clock::now();
-                if (call(fd, "POST", "/keys/CAE-bench/ec256/sign", payload, body) != 200) ok = false;
+                if (call(fd, "POST", target, payload, body) != 200) ok = false;
                 lat[t].push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
             }
             close(fd);
