@@ -1,6 +1,7 @@
 // /keys/OWNER: GET lists the keys secsfd made for OWNER.
 // /keys/OWNER/NAME: PUT makes a key in an SE (JSON body: type ec|rsa|ed25519, curve,
-//   bits; se, level or where — a card slot, TPM handle — to choose), GET shows it (URI, SE, public key), DELETE
+//   bits; se, level or where — a card slot, TPM handle — to choose), GET shows it (URI, SE, public key, the
+//   certificate the SE holds for it), DELETE
 //   deletes it from the SE.
 // /keys/OWNER/NAME/sign: POST {"data": base64url, "digest": "SHA256", "padding":
 //   "pkcs1"|"pss"} signs inside the SE; the signature comes back base64url (ECDSA as
@@ -14,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <openssl/objects.h>
 
 #include "../se-plugins/public_key.h"
@@ -47,6 +49,17 @@ KeyGenRequest genRequestFrom(const svc::Json &body) {
         throw Error(Reason::BadInput, "type must be ec, rsa or ed25519");
     }
     return req;
+}
+
+// The SE's certificate for the key (a card slot's), DER to PEM.
+std::string certificatePem(const Bytes &der) {
+    const unsigned char *p = der.data();
+    std::unique_ptr<X509, decltype(&X509_free)> x(d2i_X509(nullptr, &p, (long)der.size()), X509_free);
+    std::unique_ptr<BIO, decltype(&BIO_free)> b(BIO_new(BIO_s_mem()), BIO_free);
+    if (!x || !b || PEM_write_bio_X509(b.get(), x.get()) != 1) return "";
+    char *d = nullptr;
+    long n = BIO_get_mem_data(b.get(), &d);
+    return std::string(d, (size_t)n);
 }
 
 const EVP_MD *digestNamed(const std::string &name) {
@@ -231,6 +244,7 @@ ApiResponse Api::keys(Call &call) const {
         Found f = keyOf(*rec);
         svc::Json out = describe(*rec);
         out["publicKey"] = publicKeyPem(f.privateKey->publicKey());
+        if (!f.certificate.empty()) out["certificate"] = certificatePem(f.certificate);
         return jsonResponse(200, 2000, out);
     }
     if (m == "DELETE") {

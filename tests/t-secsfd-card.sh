@@ -29,6 +29,8 @@ sign() { api -X POST -d "{\"data\": \"$msg\"}" http://secsfd/keys/CAE-self/card-
 
 api -X PUT -d '{"type": "ec", "where": "piv:slot=9c"}' http://secsfd/keys/CAE-self/card-key >made.json
 check "a key made on the card for the caller" grep -q '"se":"card"' made.json
+api http://secsfd/keys/CAE-self/card-key >shown.json
+check "  shown with the certificate the card holds for it" grep -q 'BEGIN CERTIFICATE' shown.json
 sign signed.json
 check "  signs through secsfd" grep -q signature signed.json
 api -X PUT -d '{"type": "ec", "where": "piv:slot=9c"}' http://secsfd/keys/CAE-self/other-key >taken.json
