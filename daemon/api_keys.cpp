@@ -1,8 +1,8 @@
 // /keys/OWNER: GET lists the keys secsfd made for OWNER.
 // /keys/OWNER/NAME: PUT makes a key in an SE (JSON body: type ec|rsa|ed25519, curve,
-//   bits; se, level or where — a card slot, TPM handle — to choose), GET shows it (URI, SE, public key, the
-//   certificate the SE holds for it), DELETE
-//   deletes it from the SE.
+//   bits; se, level or where — a card slot, TPM handle — to choose), GET shows it
+//   (URI, SE, public key, the certificate the SE holds for it), DELETE deletes it
+//   from the SE.
 // /keys/OWNER/NAME/sign: POST {"data": base64url, "digest": "SHA256", "padding":
 //   "pkcs1"|"pss"} signs inside the SE; the signature comes back base64url (ECDSA as
 //   DER, as OpenSSL and X.509 use it).
