@@ -47,3 +47,31 @@ check "a wrong PIN is refused cleanly under memcheck" \
     sh -c '! valgrind -q --error-exitcode=99 --log-file=vg.pin.%p.log openssl dgst -sha256 \
         -sign "pkcs11:token=node1;object=vg-ec;type=private?pin-value=9999" -out x.sig data 2>err.txt \
         && grep -q "PIN" err.txt && ! grep -q . vg.pin.*.log'
+
+# secsfd under memcheck: requests on the socket, a key made and used, storage, a stop.
+SOCKDIR=$(mktemp -d /tmp/secsfd-vg.XXXXXX)
+at_exit "rm -rf '$SOCKDIR'"
+mkdir -p state
+printf 'secsfd-socket = %s/s.sock\nsecsfd-callers = uid:%s=CAE-vg\nsecsfd-state-dir = %s/state\n' \
+    "$SOCKDIR" "$(id -u)" "$WORK" >>openssl.cnf
+real_secsfd=$(dirname "${SECSFD:?}")/.libs/secsfd
+[ -x "$real_secsfd" ] || real_secsfd=$SECSFD
+LD_LIBRARY_PATH="$(dirname "$SECSFD")/../services/.libs:${LD_LIBRARY_PATH:-}" valgrind -q --error-exitcode=99 \
+    --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --log-file=vg.secsfd.log \
+    "$real_secsfd" >secsfd.out 2>&1 &
+vpid=$!
+at_exit "kill $vpid 2>/dev/null"
+for _ in $(seq 300); do [ -S "$SOCKDIR/s.sock" ] && break; sleep 0.1; done
+sd() { curl -sS --max-time 60 --unix-socket "$SOCKDIR/s.sock" "$@"; }
+check "secsfd under memcheck: health" sh -c "$(declare -f sd); SOCKDIR='$SOCKDIR'; sd http://s/health | grep -q CAE-vg"
+check "  a key made and a signature" sh -c "$(declare -f sd); SOCKDIR='$SOCKDIR'; \
+    sd -X PUT -d '{\"type\": \"ec\"}' http://s/keys/CAE-vg/k | grep -q uri && \
+    sd -X POST -d '{\"data\": \"aGVsbG8\"}' http://s/keys/CAE-vg/k/sign | grep -q signature"
+check "  storage and a refusal" sh -c "$(declare -f sd); SOCKDIR='$SOCKDIR'; \
+    sd -X PUT --data-binary v http://s/storage/CAE-vg/o | grep -q stored && \
+    sd http://s/storage/CAE-other/o | grep -q 4103"
+kill -TERM "$vpid"
+timeout 120 tail --pid="$vpid" -f /dev/null
+wait "$vpid"
+vrc=$?
+check "  stops cleanly (exit $vrc) with nothing in memcheck's log" sh -c "[ $vrc -eq 0 ] && ! grep -q . vg.secsfd.log"
