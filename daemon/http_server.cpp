@@ -8,7 +8,6 @@
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -83,7 +82,6 @@ struct HttpServer::Impl {
     std::mutex mu;  // below
     std::map<SessionBase *, std::weak_ptr<SessionBase>> sessions;
     net::io_context ioc;
-    std::optional<net::thread_pool> workers;  // the API's work: secsfd-threads of them
     std::optional<Local::acceptor> acceptor;
     std::optional<net::ssl::context> tls;
     std::optional<Tcp::acceptor> tlsAcceptor;
@@ -172,22 +170,15 @@ template <class S> struct Session : SessionBase, std::enable_shared_from_this<Se
             r.headers.emplace(name, std::string(f.value()));
         }
         r.body = std::move(req.body());
-        // The SE may take its time (a card, a TPM): the work runs on a worker, so the
-        // connections keep being read and answered meanwhile.
-        unsigned version = req.version();
-        bool keep = req.keep_alive();
-        net::post(*srv.workers, [self = this->shared_from_this(), r = std::move(r), version, keep]() mutable {
-            auto a = std::make_shared<ApiResponse>();
-            try {
-                *a = self->srv.handler(r, self->peer);
-            } catch (...) {
-                a->status = 500;
-                a->rsc = 5000;
-                a->body = "{\"error\":\"internal error\",\"rsc\":5000}\n";
-            }
-            net::post(self->stream.get_executor(),
-                      [self, a, version, keep] { self->send(*a, version, keep && !self->srv.stopping); });
-        });
+        ApiResponse a;
+        try {
+            a = srv.handler(r, peer);
+        } catch (...) {
+            a.status = 500;
+            a.rsc = 5000;
+            a.body = "{\"error\":\"internal error\",\"rsc\":5000}\n";
+        }
+        send(a, req.version(), req.keep_alive() && !srv.stopping);
     }
 
     void refuse(int status, const std::string &why) {
@@ -431,11 +422,10 @@ void HttpServer::run(std::function<void()> onHangup, const std::function<void()>
     impl_->accept();
     if (impl_->tlsAcceptor) impl_->acceptTls();
     if (onReady) onReady();
-    impl_->workers.emplace((std::size_t)impl_->limits.threads);
-    std::thread second([this] { impl_->ioc.run(); });  // two threads read, parse and write
+    std::vector<std::thread> threads;
+    for (int i = 1; i < impl_->limits.threads; i++) threads.emplace_back([this] { impl_->ioc.run(); });
     impl_->ioc.run();
-    second.join();
-    impl_->workers->join();  // work in progress ends before the API it uses goes
+    for (auto &t : threads) t.join();
     impl_->finished = true;
 }
 

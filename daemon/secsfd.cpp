@@ -53,7 +53,7 @@ const char kHelp[] =
     "  secsfd-max-header-bytes    default 8192\n"
     "  secsfd-max-body-bytes      default 1048576\n"
     "  secsfd-request-timeout     seconds to send one request, default 30\n"
-    "  secsfd-threads             requests worked on at once (the SEs' work), default 4\n"
+    "  secsfd-threads             default 4\n"
     "  secsfd-tls-listen          ADDRESS:PORT for HTTPS with client certificates, with\n"
     "  secsfd-tls-key             the server's key (a key URI in an SE),\n"
     "  secsfd-tls-certificate     its certificate chain (PEM) and\n"
