@@ -76,6 +76,7 @@ bool KeyRegistry::reserve(const std::string &owner, const std::string &name) {
 
 void KeyRegistry::complete(const KeyRecord &r) {
     std::lock_guard<std::mutex> g(mu_);
+    known_.erase({r.owner, r.name});
     Stmt s = prepare(db_, "UPDATE secsfd_key SET uri = ?, se = ?, type = ? WHERE owner = ? AND name = ?",
                      {r.uri, r.se, r.type, r.owner, r.name});
     if (sqlite3_step(s.get()) != SQLITE_DONE || sqlite3_changes(db_) != 1) fail(db_, "record");
@@ -83,16 +84,22 @@ void KeyRegistry::complete(const KeyRecord &r) {
 
 void KeyRegistry::release(const std::string &owner, const std::string &name) {
     std::lock_guard<std::mutex> g(mu_);
+    known_.erase({owner, name});
     Stmt s = prepare(db_, "DELETE FROM secsfd_key WHERE owner = ? AND name = ?", {owner, name});
     if (sqlite3_step(s.get()) != SQLITE_DONE) fail(db_, "delete");
 }
 
 std::optional<KeyRecord> KeyRegistry::find(const std::string &owner, const std::string &name) {
     std::lock_guard<std::mutex> g(mu_);
+    auto hit = known_.find({owner, name});
+    if (hit != known_.end()) return hit->second;
     Stmt s = prepare(db_, "SELECT owner, name, uri, se, type, created FROM secsfd_key WHERE owner = ? AND name = ? AND uri != ''",
                      {owner, name});
     int rc = sqlite3_step(s.get());
-    if (rc == SQLITE_ROW) return recordOf(s.get());
+    if (rc == SQLITE_ROW) {
+        if (known_.size() >= 65536) known_.clear();  // bounded: read again on use
+        return known_[{owner, name}] = recordOf(s.get());
+    }
     if (rc != SQLITE_DONE) fail(db_, "read");
     return std::nullopt;
 }

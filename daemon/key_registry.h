@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -40,6 +41,9 @@ private:
     void exec(const char *sql);
     sqlite3 *db_ = nullptr;
     std::mutex mu_;
+    // Complete records read before (every request that uses a key looks it up); the
+    // file stays the truth: changes go there first, and drop their entry here.
+    std::map<std::pair<std::string, std::string>, KeyRecord> known_;
 };
 
 }  // namespace secsf::daemon
