@@ -143,6 +143,14 @@ template <class S> struct Session : SessionBase, std::enable_shared_from_this<Se
         parser->header_limit((std::uint32_t)srv.limits.maxHeaderBytes);
         parser->body_limit(srv.limits.maxBodyBytes);
         lowest().expires_after(std::chrono::seconds(srv.limits.requestSeconds));
+        http::async_read_header(stream, buffer, *parser,
+                                beast::bind_front_handler(&Session::onHeader, this->shared_from_this()));
+    }
+
+    // A request has begun: from here it is in progress, and a stop lets it finish.
+    void onHeader(beast::error_code ec, std::size_t n) {
+        if (ec) return onRead(ec, n);
+        busy = true;
         http::async_read(stream, buffer, *parser, beast::bind_front_handler(&Session::onRead, this->shared_from_this()));
     }
 

@@ -472,3 +472,25 @@ assert ready == b"READY=1" and stopping == b"STOPPING=1" and p.wait() == 0, (rea
 print("ok")
 PY
 check "systemd readiness: READY=1 once serving, STOPPING=1 on SIGTERM" sh -c "python3 notify.py '$SECSFD' | grep -qx ok"
+
+# A stop lets a request in progress finish: its header is in, its body still coming.
+start_secsfd secsfd5.log
+cat >inflight.py <<'PY'
+import os, signal, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(30)
+s.connect(sys.argv[1])
+s.sendall(b"PUT /storage/CAE-self/late HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nlate-")
+time.sleep(0.3)
+os.kill(int(sys.argv[2]), signal.SIGTERM)
+time.sleep(0.5)
+s.sendall(b"value")
+out = s.recv(4096)
+assert out.startswith(b"HTTP/1.1 201"), out
+print("ok")
+PY
+check "SIGTERM while a request is arriving: it is finished and answered" sh -c "python3 inflight.py '$SOCK' $pid | grep -qx ok"
+timeout 30 tail --pid="$pid" -f /dev/null
+wait "$pid"
+src=$?
+check "  and then secsfd stops cleanly (exit $src)" test "$src" -eq 0 -a ! -e "$SOCK"
