@@ -69,8 +69,9 @@ srcs_of() {  # the .cpp files a Makefile.am lists
     sed -n '/_SOURCES *=/,/^[^\t].*[^\\]$/p' "$top/$1/Makefile.am" | tr ' \t\\' '\n\n\n' | grep '\.cpp$' | sed "s|^|$1/|"
 }
 # shellcheck disable=SC2046
-build_target fuzz_secsfd $(srcs_of pkcs11) $(srcs_of se-plugins) daemon/api.cpp daemon/api_keys.cpp \
-    daemon/caller_map.cpp daemon/key_registry.cpp services/json_text.cpp services/jose_key.cpp services/jws.cpp \
+# (every daemon source but its main and its HTTP server: what a request goes through)
+build_target fuzz_secsfd $(srcs_of pkcs11) $(srcs_of se-plugins) \
+    $(srcs_of daemon | grep -v -e '/secsfd\.cpp$' -e '/http_server\.cpp$') services/json_text.cpp services/jose_key.cpp services/jws.cpp \
     services/base64url.cpp services/openssl_error.cpp services/messages.cpp services/audit_log.cpp \
     services/access_policy.cpp -- $(pkg-config --libs p11-kit-1 libcrypto tss2-esys tss2-tctildr tss2-mu tss2-rc libpcsclite sqlite3) &
 builds="${builds:-} $!"
