@@ -79,8 +79,23 @@ struct Run {
     bool ok = true;
 };
 
-// Rate and latency percentiles of the threads' calls since t0.
-Run summary(const std::vector<std::vector<double>> &lat, Clock::time_point t0, bool ok) {
+// `threads` threads, each calling its own op() (made by opFor(thread)) for `seconds`;
+// op() is one timed call, true when it succeeded. The rate and latency percentiles.
+template <class OpFor> Run timed(int threads, double seconds, OpFor opFor) {
+    std::vector<std::vector<double>> lat(threads);
+    std::atomic<bool> ok{true};
+    std::vector<std::thread> ts;
+    auto t0 = Clock::now();
+    for (int t = 0; t < threads; t++)
+        ts.emplace_back([&, t] {
+            auto op = opFor(t);
+            while (std::chrono::duration<double>(Clock::now() - t0).count() < seconds) {
+                auto a = Clock::now();
+                if (!op()) ok = false;
+                lat[t].push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
+            }
+        });
+    for (auto &t : ts) t.join();
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     std::vector<double> all;
     for (auto &l : lat) all.insert(all.end(), l.begin(), l.end());
@@ -93,51 +108,32 @@ Run summary(const std::vector<std::vector<double>> &lat, Clock::time_point t0, b
     return r;
 }
 
-// `threads` clients, each signing for `seconds` on its own connection.
+// `threads` clients, each signing on its own connection.
 Run viaSecsfd(const std::string &sock, int threads, double seconds) {
     std::string payload = "{\"data\": \"" + b64url((const unsigned char *)kMsg, strlen(kMsg)) + "\"}";
     std::string target = "/keys/CAE-bench/" + env("BENCH_SECSFD_KEY_NAME", "ec256") + "/sign";
-    std::vector<std::vector<double>> lat(threads);
-    std::atomic<bool> ok{true};
-    std::vector<std::thread> ts;
-    auto t0 = Clock::now();
-    for (int t = 0; t < threads; t++)
-        ts.emplace_back([&, t] {
-            int fd = connectTo(sock);
-            std::string body;
-            while (std::chrono::duration<double>(Clock::now() - t0).count() < seconds) {
-                auto a = Clock::now();
-                if (call(fd, "POST", target, payload, body) != 200) ok = false;
-                lat[t].push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
-            }
-            close(fd);
-        });
-    for (auto &t : ts) t.join();
-    return summary(lat, t0, ok);
+    std::vector<int> fds(threads, -1);
+    Run r = timed(threads, seconds, [&](int t) {
+        fds[t] = connectTo(sock);
+        return [&, fd = fds[t], body = std::string()]() mutable { return call(fd, "POST", target, payload, body) == 200; };
+    });
+    for (int fd : fds) close(fd);
+    return r;
 }
 
 // The same key in this process through the provider, an EVP context per signature.
 Run inProcess(EVP_PKEY *k, int threads, double seconds) {
-    std::vector<std::vector<double>> lat(threads);
-    std::atomic<bool> ok{true};
-    std::vector<std::thread> ts;
-    auto t0 = Clock::now();
-    for (int t = 0; t < threads; t++)
-        ts.emplace_back([&, t] {
+    return timed(threads, seconds, [&](int) {
+        return [k] {
             unsigned char sig[256];
-            while (std::chrono::duration<double>(Clock::now() - t0).count() < seconds) {
-                auto a = Clock::now();
-                EVP_MD_CTX *c = EVP_MD_CTX_new();
-                size_t n = sizeof sig;
-                if (EVP_DigestSignInit_ex(c, nullptr, "SHA256", nullptr, nullptr, k, nullptr) != 1 ||
-                    EVP_DigestSign(c, sig, &n, (const unsigned char *)kMsg, strlen(kMsg)) != 1)
-                    ok = false;
-                EVP_MD_CTX_free(c);
-                lat[t].push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
-            }
-        });
-    for (auto &t : ts) t.join();
-    return summary(lat, t0, ok);
+            size_t n = sizeof sig;
+            EVP_MD_CTX *c = EVP_MD_CTX_new();
+            bool ok = EVP_DigestSignInit_ex(c, nullptr, "SHA256", nullptr, nullptr, k, nullptr) == 1 &&
+                      EVP_DigestSign(c, sig, &n, (const unsigned char *)kMsg, strlen(kMsg)) == 1;
+            EVP_MD_CTX_free(c);
+            return ok;
+        };
+    });
 }
 
 long rssKiB(const std::string &pid) {

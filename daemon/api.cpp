@@ -2,8 +2,6 @@
 
 #include "api_call.h"
 
-#include <openssl/rand.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -13,6 +11,7 @@
 #include "../se-plugins/se_report.h"
 #include "../services/base64url.h"
 #include "../services/jose.h"
+#include "../services/messages.h"
 #include "secsf/error.h"
 #include "secsf/identifier.h"
 
@@ -77,21 +76,14 @@ std::string Api::auditKeyUri() {
     if (auto r = keys_->find("secsfd", "audit-checkpoints")) return r->uri;
     if (!registryError_.empty()) throw Error(Reason::Config, registryError_);
     SePlugin &se = registry_.able(CapKeyGen, "make the audit log's checkpoint key");
-    if (!keys_->reserve("secsfd", "audit-checkpoints")) throw Error(Reason::Config, "the key registry is in use");
-    try {
+    auto rec = keys_->create("secsfd", "audit-checkpoints", [&] {
         KeyGenRequest req;
-        unsigned char tag[4];
-        if (RAND_bytes(tag, sizeof tag) != 1) throw Error(Reason::Generic, "no random numbers for the audit key's label");
-        char hex[9];
-        snprintf(hex, sizeof hex, "%02x%02x%02x%02x", tag[0], tag[1], tag[2], tag[3]);
-        req.label = std::string("secsfd/secsfd/audit-checkpoints-") + hex;
+        req.label = "secsfd/secsfd/audit-checkpoints-" + svc::randomToken(6);
         auto key = se.generate(req);
-        keys_->complete({"secsfd", "audit-checkpoints", key->uri(), se.name(), keyTypeName(key->keyType()), 0});
-        return key->uri();
-    } catch (...) {
-        keys_->release("secsfd", "audit-checkpoints");
-        throw;
-    }
+        return KeyRecord{"", "", key->uri(), se.name(), keyTypeName(key->keyType()), 0};
+    });
+    if (!rec) throw Error(Reason::Config, "the key registry is in use");
+    return rec->uri;
 }
 
 void Api::reload() {
@@ -169,11 +161,7 @@ ApiResponse Api::handle(const ApiRequest &req, const Peer &peer) const {
     }
     try {
         std::string target = req.target.substr(0, 512);
-        std::string outcome = std::to_string(resp.rsc);
-        if (resp.status >= 400) {
-            auto j = svc::parseJson(resp.body);
-            if (j.is_object() && j.contains("error") && j["error"].is_string()) outcome += ": " + j["error"].get<std::string>();
-        }
+        std::string outcome = std::to_string(resp.rsc) + (resp.why.empty() ? "" : ": " + resp.why);
         std::string who = entity ? *entity : peer.tls ? "a client certificate without one identity" : "uid " + std::to_string(peer.uid);
         audit_->append({"in", who.substr(0, 1024), req.method.substr(0, 16) + " " + target,
                         Bytes(target.begin(), target.end()), outcome});

@@ -32,6 +32,7 @@ struct ApiResponse {
     int rsc = 2000;    // oneM2M response status code (X-M2M-RSC)
     std::string contentType = "application/json";
     std::string body;
+    std::string why;  // a refusal's or failure's sentence (also in the body), for the audit log
     std::map<std::string, std::string> headers;  // X-M2M-RI and the like
 };
 

@@ -31,7 +31,9 @@ inline ApiResponse jsonResponse(int status, int rsc, const svc::Json &body) {
 }
 
 inline ApiResponse failure(int status, int rsc, const std::string &why) {
-    return jsonResponse(status, rsc, {{"error", why}, {"rsc", rsc}});
+    ApiResponse r = jsonResponse(status, rsc, {{"error", why}, {"rsc", rsc}});
+    r.why = why;
+    return r;
 }
 
 // TS-0004 response status codes for the reasons an SE or a service gives.

@@ -162,7 +162,7 @@ svc::Json deriveWith(SeKey &key, const svc::Json &body) {
 }  // namespace
 
 Found Api::keyOf(const KeyRecord &r) const {
-    if (r.type == "secret") throw Error(Reason::BadInput, r.owner + "/" + r.name + " is a secret: see /secrets");
+    if (r.type == kSecretType) throw Error(Reason::BadInput, r.owner + "/" + r.name + " is a secret: see /secrets");
     {
         std::lock_guard<std::mutex> g(keyCacheMu_);
         auto it = keyCache_.find(r.uri);
@@ -188,7 +188,7 @@ ApiResponse Api::keys(Call &call) const {
         call.authorize("key.list", owner + "/*", owner);
         svc::Json out = svc::Json::array();
         for (const KeyRecord &r : keys_->list(owner))
-            if (r.type != "secret") out.push_back(describe(r));
+            if (r.type != kSecretType) out.push_back(describe(r));
         return jsonResponse(200, 2000, {{"owner", owner}, {"keys", out}});
     }
     const std::string &name = p[2];
@@ -223,19 +223,15 @@ ApiResponse Api::keys(Call &call) const {
             throw Error(Reason::BadInput, "where names a place in SE '" + se.name() + "', not in '" + seName + "'");
         if (!(se.capabilities() & CapKeyGen)) throw Error(Reason::Unsupported, "SE '" + se.name() + "' cannot make keys");
         req.label = "secsfd/" + object;
-        if (!keys_->reserve(owner, name))
-            throw Rejected{409, 4105, "there is a key " + object + " already: delete it first or choose another name"};
-        try {
-            auto key = se.generate(req);
-            KeyRecord r{owner, name, key->uri(), se.name(), keyTypeName(key->keyType()), 0};
-            keys_->complete(r);
-            svc::Json out = describe(*keys_->find(owner, name));
-            out["publicKey"] = publicKeyPem(key->publicKey());
-            return jsonResponse(201, 2001, out);
-        } catch (...) {
-            keys_->release(owner, name);
-            throw;
-        }
+        std::shared_ptr<SeKey> key;
+        auto rec = keys_->create(owner, name, [&] {
+            key = se.generate(req);
+            return KeyRecord{"", "", key->uri(), se.name(), keyTypeName(key->keyType()), 0};
+        });
+        if (!rec) throw Rejected{409, 4105, "there is a key " + object + " already: delete it first or choose another name"};
+        svc::Json out = describe(*rec);
+        out["publicKey"] = publicKeyPem(key->publicKey());
+        return jsonResponse(201, 2001, out);
     }
     auto rec = keys_->find(owner, name);
     if (m == "GET") {

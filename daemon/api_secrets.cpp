@@ -25,7 +25,6 @@
 namespace secsf::daemon {
 
 namespace {
-constexpr const char *kSecret = "secret";  // the type of a secret's record
 
 svc::Json describeSecret(const KeyRecord &r) {
     return {{"owner", r.owner}, {"name", r.name}, {"se", r.se}, {"uri", r.uri}, {"created", r.created}};
@@ -33,7 +32,7 @@ svc::Json describeSecret(const KeyRecord &r) {
 }  // namespace
 
 std::shared_ptr<SeKey> Api::secretOf(const KeyRecord &r) const {
-    if (r.type != kSecret) throw Error(Reason::BadInput, r.owner + "/" + r.name + " is a key pair: see /keys");
+    if (r.type != kSecretType) throw Error(Reason::BadInput, r.owner + "/" + r.name + " is a key pair: see /keys");
     return registry_.forUri(r.uri).findSecret(r.uri);
 }
 
@@ -49,24 +48,20 @@ ApiResponse Api::secrets(Call &call) const {
         call.authorize("secret.list", owner + "/*", owner);
         svc::Json out = svc::Json::array();
         for (const KeyRecord &r : keys_->list(owner))
-            if (r.type == kSecret) out.push_back(describeSecret(r));
+            if (r.type == kSecretType) out.push_back(describeSecret(r));
         return jsonResponse(200, 2000, {{"owner", owner}, {"secrets", out}});
     }
     const std::string &name = p[2];
     checkStorageName(name);
     std::string object = owner + "/" + name;
-    // Reserves owner/into, runs make(label) to put a secret into an SE, records it.
+    // Puts a secret into an SE as owner/into (make(label) returns its uri and SE) and records it.
     auto keep = [&](const std::string &into, const std::function<std::pair<std::string, std::string>(const std::string &)> &make) {
-        if (!keys_->reserve(owner, into))
-            throw Rejected{409, 4105, "there is a key or secret " + owner + "/" + into + " already: delete it first"};
-        try {
+        auto rec = keys_->create(owner, into, [&] {
             auto [uri, se] = make("secsfd/" + owner + "/" + into);
-            keys_->complete({owner, into, uri, se, kSecret, 0});
-        } catch (...) {
-            keys_->release(owner, into);
-            throw;
-        }
-        return describeSecret(*keys_->find(owner, into));
+            return KeyRecord{"", "", uri, se, kSecretType, 0};
+        });
+        if (!rec) throw Rejected{409, 4105, "there is a key or secret " + owner + "/" + into + " already: delete it first"};
+        return describeSecret(*rec);
     };
     if (p.size() == 4) {
         const std::string &op = p[3];
@@ -137,7 +132,7 @@ ApiResponse Api::secrets(Call &call) const {
     if (m == "DELETE") {
         call.authorize("secret.delete", object, owner);
         auto rec = keys_->find(owner, name);
-        if (!rec || rec->type != kSecret) throw Error(Reason::NotFound, "no secret " + object);
+        if (!rec || rec->type != kSecretType) throw Error(Reason::NotFound, "no secret " + object);
         registry_.forUri(rec->uri).deleteKey(rec->uri);
         keys_->release(owner, name);
         return jsonResponse(200, 2002, {{"deleted", object}});

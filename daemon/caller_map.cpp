@@ -14,11 +14,6 @@ namespace secsf::daemon {
 
 namespace {
 
-std::string trimmed(const std::string &s) {
-    size_t a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t");
-    return a == std::string::npos ? "" : s.substr(a, b - a + 1);
-}
-
 [[noreturn]] void bad(const std::string &entry, const std::string &why) {
     throw Error(Reason::Config, "secsfd-callers: '" + entry + "' " + why +
                                     " (entries are uid:N=ID, user:NAME=ID, gid:N=ID or group:NAME=ID)");
@@ -36,40 +31,32 @@ unsigned long number(const std::string &entry, const std::string &s) {
 
 CallerMap CallerMap::parse(const std::string &text) {
     CallerMap m;
-    for (const std::string &raw : parseList(text)) {
-        std::string entry = trimmed(raw);
+    // parseList splits at spaces and commas: an entry holds none.
+    for (const std::string &entry : parseList(text)) {
         size_t colon = entry.find(':'), eq = entry.find('=');
         if (colon == std::string::npos || eq == std::string::npos || eq < colon) bad(entry, "is not KIND:WHO=ID");
-        std::string kind = entry.substr(0, colon), who = trimmed(entry.substr(colon + 1, eq - colon - 1));
-        std::string id = trimmed(entry.substr(eq + 1));
+        std::string kind = entry.substr(0, colon), who = entry.substr(colon + 1, eq - colon - 1), id = entry.substr(eq + 1);
         try {
             checkIdentifier("entity id", id);
         } catch (const Error &e) {
             bad(entry, std::string("maps to an unusable id: ") + e.what());
         }
-        if (kind == "uid" || kind == "user") {
-            uid_t uid;
-            if (kind == "uid") {
-                uid = (uid_t)number(entry, who);
-            } else {
-                struct passwd *pw = getpwnam(who.c_str());
-                if (!pw) bad(entry, "names a user this system does not have");
-                uid = pw->pw_uid;
-            }
-            if (!m.byUid_.emplace(uid, id).second) bad(entry, "maps a uid that is mapped already");
-        } else if (kind == "gid" || kind == "group") {
-            gid_t gid;
-            if (kind == "gid") {
-                gid = (gid_t)number(entry, who);
-            } else {
-                struct group *gr = getgrnam(who.c_str());
-                if (!gr) bad(entry, "names a group this system does not have");
-                gid = gr->gr_gid;
-            }
-            if (!m.byGid_.emplace(gid, id).second) bad(entry, "maps a gid that is mapped already");
+        bool user = kind == "uid" || kind == "user";
+        if (!user && kind != "gid" && kind != "group") bad(entry, "has an unknown kind '" + kind + "'");
+        id_t n;
+        if (kind == "uid" || kind == "gid") {
+            n = (id_t)number(entry, who);
+        } else if (user) {
+            struct passwd *pw = getpwnam(who.c_str());
+            if (!pw) bad(entry, "names a user this system does not have");
+            n = pw->pw_uid;
         } else {
-            bad(entry, "has an unknown kind '" + kind + "'");
+            struct group *gr = getgrnam(who.c_str());
+            if (!gr) bad(entry, "names a group this system does not have");
+            n = gr->gr_gid;
         }
+        if (!(user ? m.byUid_ : m.byGid_).emplace(n, id).second)
+            bad(entry, std::string("maps a ") + (user ? "uid" : "gid") + " that is mapped already");
     }
     return m;
 }

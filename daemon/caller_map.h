@@ -20,8 +20,7 @@ public:
     bool empty() const { return byUid_.empty() && byGid_.empty(); }
 
 private:
-    std::map<uid_t, std::string> byUid_;
-    std::map<gid_t, std::string> byGid_;
+    std::map<id_t, std::string> byUid_, byGid_;
 };
 
 }  // namespace secsf::daemon

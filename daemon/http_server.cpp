@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "api_call.h"
 #include "secsf/error.h"
 
 namespace secsf::daemon {
@@ -53,6 +54,7 @@ struct SessionBase {
     virtual net::any_io_executor executor() = 0;
 };
 
+namespace {
 // The uniformResourceIdentifier names in a certificate's subjectAltName.
 std::vector<std::string> uriNamesOf(X509 *cert) {
     std::vector<std::string> out;
@@ -67,6 +69,7 @@ std::vector<std::string> uriNamesOf(X509 *cert) {
     GENERAL_NAMES_free(names);
     return out;
 }
+}  // namespace
 
 template <class S> struct Session;
 
@@ -107,7 +110,7 @@ template <class S> struct Session : SessionBase, std::enable_shared_from_this<Se
     beast::flat_buffer buffer;
     std::optional<http::request_parser<http::string_body>> parser;
     Peer peer;
-    bool busy = false;  // between a whole request and its answer sent; on the strand
+    bool busy = false;  // from a request's header to its answer sent; on the strand
 
     Session(HttpServer::Impl &s, Local::socket &&sock) : srv(s), stream(std::move(sock)) {}
     Session(HttpServer::Impl &s, Tcp::socket &&sock, net::ssl::context &ctx) : srv(s), stream(std::move(sock), ctx) {}
@@ -165,7 +168,6 @@ template <class S> struct Session : SessionBase, std::enable_shared_from_this<Se
             ec != http::error::end_of_stream && ec != http::error::partial_message)
             return refuse(400, "malformed HTTP request (" + ec.message() + ")");
         if (ec) return close();  // closed, reset, timed out (a slow client) or stopped
-        busy = true;
         http::request<http::string_body> req = parser->release();
         ApiRequest r;
         r.method = std::string(req.method_string());
@@ -182,22 +184,14 @@ template <class S> struct Session : SessionBase, std::enable_shared_from_this<Se
         try {
             a = srv.handler(r, peer);
         } catch (...) {
-            a.status = 500;
-            a.rsc = 5000;
-            a.body = "{\"error\":\"internal error\",\"rsc\":5000}\n";
+            a = failure(500, 5000, "internal error");
         }
         send(a, req.version(), req.keep_alive() && !srv.stopping);
     }
 
     void refuse(int status, const std::string &why) {
         busy = true;
-        ApiResponse a;
-        a.status = status;
-        a.rsc = 4000;
-        std::string text;
-        for (char c : why) text += (c == '"' || c == '\\') ? '\'' : c;
-        a.body = "{\"error\":\"" + text + "\",\"rsc\":4000}\n";
-        send(a, 11, false, true);
+        send(failure(status, 4000, why), 11, false, true);
     }
 
     // drain: the client may still be sending what was refused; closing with unread

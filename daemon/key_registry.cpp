@@ -82,6 +82,21 @@ void KeyRegistry::complete(const KeyRecord &r) {
     if (sqlite3_step(s.get()) != SQLITE_DONE || sqlite3_changes(db_) != 1) fail(db_, "record");
 }
 
+std::optional<KeyRecord> KeyRegistry::create(const std::string &owner, const std::string &name,
+                                             const std::function<KeyRecord()> &make) {
+    if (!reserve(owner, name)) return std::nullopt;
+    try {
+        KeyRecord r = make();
+        r.owner = owner;
+        r.name = name;
+        complete(r);
+    } catch (...) {
+        release(owner, name);
+        throw;
+    }
+    return find(owner, name);
+}
+
 void KeyRegistry::release(const std::string &owner, const std::string &name) {
     std::lock_guard<std::mutex> g(mu_);
     known_.erase({owner, name});

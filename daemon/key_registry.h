@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -13,6 +14,9 @@
 #include <vector>
 
 namespace secsf::daemon {
+
+// The record type of a secret (a symmetric key); key pairs carry their key type.
+constexpr const char *kSecretType = "secret";
 
 struct KeyRecord {
     std::string owner, name, uri, se, type;
@@ -27,17 +31,20 @@ public:
     ~KeyRegistry();
     KeyRegistry(const KeyRegistry &) = delete;
 
-    // Reserves owner/name before the key is made: false when it is taken.
-    bool reserve(const std::string &owner, const std::string &name);
-    // The key was made: the reservation becomes the record.
-    void complete(const KeyRecord &r);
-    // The make failed, or the key was deleted.
+    // Reserves owner/name, runs make() (which puts the key into an SE and returns its
+    // uri, se and type) and records it: nothing is recorded when make() throws, and
+    // nothing is made when owner/name is taken (then std::nullopt).
+    std::optional<KeyRecord> create(const std::string &owner, const std::string &name,
+                                    const std::function<KeyRecord()> &make);
+    // The key was deleted.
     void release(const std::string &owner, const std::string &name);
     // Complete records only.
     std::optional<KeyRecord> find(const std::string &owner, const std::string &name);
     std::vector<KeyRecord> list(const std::string &owner);
 
 private:
+    bool reserve(const std::string &owner, const std::string &name);
+    void complete(const KeyRecord &r);
     void exec(const char *sql);
     sqlite3 *db_ = nullptr;
     std::mutex mu_;

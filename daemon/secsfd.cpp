@@ -1,8 +1,6 @@
 // secsfd: the Security CSF as a service. It holds the Secure Environments' credentials
 // and serves the Security CSF API on a unix socket to callers the kernel identifies.
 #include <fcntl.h>
-#include <openssl/err.h>
-#include <openssl/store.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,6 +15,7 @@
 
 #include "../se-plugins/config_file.h"
 #include "../se-plugins/config_values.h"
+#include "../services/jose.h"
 #include "api.h"
 #include "http_server.h"
 #include "secsf/error.h"
@@ -118,24 +117,6 @@ bool activatedSocket() {
     return true;
 }
 
-// The server's TLS key, through the secsf provider (a key URI or a SECSF KEY file).
-EVP_PKEY *loadKey(const std::string &uri) {
-    OSSL_STORE_CTX *s = OSSL_STORE_open(uri.c_str(), nullptr, nullptr, nullptr, nullptr);
-    EVP_PKEY *k = nullptr;
-    while (s && !k && !OSSL_STORE_eof(s)) {
-        OSSL_STORE_INFO *i = OSSL_STORE_load(s);
-        if (!i) break;
-        if (OSSL_STORE_INFO_get_type(i) == OSSL_STORE_INFO_PKEY) k = OSSL_STORE_INFO_get1_PKEY(i);
-        OSSL_STORE_INFO_free(i);
-    }
-    if (s) OSSL_STORE_close(s);
-    if (!k) {
-        unsigned long e = ERR_peek_last_error();
-        throw Error(Reason::Config, "cannot load secsfd-tls-key " + uri + (e ? std::string(" (") + ERR_reason_error_string(e) + ")" : ""));
-    }
-    return k;
-}
-
 // systemd's readiness protocol (sd_notify(3)), for Type=notify: one datagram.
 void notifySystemd(const char *state) {
     const char *path = getenv("NOTIFY_SOCKET");
@@ -199,9 +180,14 @@ int main(int argc, char **argv) {
                         ca = config.get("secsfd-tls-client-ca");
             if (keyUri.empty() || cert.empty() || ca.empty())
                 throw Error(Reason::Config, "secsfd-tls-listen needs secsfd-tls-key, secsfd-tls-certificate and secsfd-tls-client-ca");
-            EVP_PKEY *key = loadKey(keyUri);
-            server.listenTls(config.get("secsfd-tls-listen"), key, cert, ca);
-            EVP_PKEY_free(key);  // the TLS context holds its own reference
+            // Through the secsf provider: the key stays in its SE.
+            svc::JoseKey key;
+            try {
+                key = svc::JoseKey::load(keyUri);
+            } catch (const Error &e) {
+                throw Error(Reason::Config, std::string("secsfd-tls-key: ") + e.what());
+            }
+            server.listenTls(config.get("secsfd-tls-listen"), key.pkey(), cert, ca);
             fprintf(stderr, "secsfd: serving HTTPS (client certificates from %s) on %s\n", ca.c_str(),
                     config.get("secsfd-tls-listen").c_str());
         }

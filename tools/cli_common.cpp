@@ -15,14 +15,18 @@ namespace secsf::cli {
 
 void Context::load() {
     config = loadConfig(configPath);
+    // Through secsfd the SEs and the policy are secsfd's: this process needs neither
+    // (nor the right to read their PIN files and policy).
+    if (!direct && !config.get("secsfd-socket").empty()) {
+        daemon = std::make_shared<SecsfdClient>(config.get("secsfd-socket"), entity);
+        return;
+    }
     try {
         configureRegistry(registry, [&](const char *k) { return config.get(k); });
     } catch (const Error &e) {
         registryError = e.what();
     }
     policy = svc::AccessPolicy::configured(config.get("access-policy"), config.get("access-policy-signer"));
-    if (!direct && !config.get("secsfd-socket").empty())
-        daemon = std::make_shared<SecsfdClient>(config.get("secsfd-socket"), entity);
 }
 
 std::string Context::entityFor(const std::string &owner) const {

@@ -157,6 +157,7 @@ int main(int argc, char **argv) {
     try {
         if (cmd == "demo") return cmdDemo(c, rest);  // brings its own configuration
         if (cmd == "audit") return cmdAudit(c, rest);  // needs only the log and a public key
+        if (cmd == "check") c.direct = true;  // diagnoses the SEs themselves
         try {
             c.load();
         } catch (const secsf::Error &e) {
